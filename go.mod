@@ -1,0 +1,3 @@
+module github.com/sta-federation/sta-gateway
+
+go 1.26
