@@ -545,7 +545,10 @@ cmd_down() {
 
 cmd_status() {
 	local pf name pid exe st rc=0 s
-	[[ -d $STATE/pids ]] || { echo "no dev sites (state: $STATE)"; return 1; }
+	if ! compgen -G "$STATE/pids/*.pid" >/dev/null; then
+		echo "no dev sites running (state: $STATE)"
+		return 1
+	fi
 	for pf in "$STATE"/pids/*.pid; do
 		[[ -f $pf ]] || continue
 		name=$(basename "$pf" .pid)
