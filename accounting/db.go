@@ -1,0 +1,245 @@
+package accounting
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
+)
+
+// DSNParams are the per-connection settings every connection to the ledger's
+// database must have: write-ahead log, a full fsync at every commit, write
+// transactions that take the write lock at BEGIN (so that a balance read and
+// the hold that depends on it cannot interleave with another writer), a busy
+// timeout instead of immediate SQLITE_BUSY, and foreign keys enforced.
+const DSNParams = "_journal_mode=WAL&_synchronous=FULL&_txlock=immediate&_busy_timeout=5000&_foreign_keys=on"
+
+// DSN is the data source name for the SQLite file at path, for the
+// "sqlite3" driver (github.com/mattn/go-sqlite3), with DSNParams.
+func DSN(file string) string {
+	return "file:" + (&url.URL{Path: file}).EscapedPath() + "?" + DSNParams
+}
+
+// OpenDB opens (creating it if need be) the SQLite file at path with DSN and
+// checks with CheckPragmas that the settings took effect. The database may be
+// shared with other packages; Migrate or New set up the ledger's tables.
+func OpenDB(ctx context.Context, file string) (*sql.DB, error) {
+	if file == "" || file == ":memory:" || strings.HasPrefix(file, "file:") {
+		return nil, fmt.Errorf("accounting: open: %w: want the path of a database file, got %q", ErrInvalid, file)
+	}
+	db, err := sql.Open("sqlite3", DSN(file))
+	if err != nil {
+		return nil, fmt.Errorf("accounting: open %s: %w", file, err)
+	}
+	if err := CheckPragmas(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("accounting: open %s: %w", file, err)
+	}
+	return db, nil
+}
+
+// CheckPragmas verifies, on a connection of db, that the journal mode is WAL,
+// synchronous is FULL (or EXTRA), foreign keys are on and a busy timeout is
+// set. It cannot see the transaction lock mode: the caller's DSN must have
+// _txlock=immediate (see DSNParams).
+func CheckPragmas(ctx context.Context, db *sql.DB) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("check pragmas: %w", err)
+	}
+	defer conn.Close()
+	var mode string
+	if err := conn.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return fmt.Errorf("check pragmas: journal_mode: %w", err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("%w: journal_mode is %q, want wal", ErrDatabase, mode)
+	}
+	var syncMode, fk, busy int
+	if err := conn.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&syncMode); err != nil {
+		return fmt.Errorf("check pragmas: synchronous: %w", err)
+	}
+	if syncMode < 2 { // 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA
+		return fmt.Errorf("%w: synchronous is %d, want 2 (FULL)", ErrDatabase, syncMode)
+	}
+	if err := conn.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil {
+		return fmt.Errorf("check pragmas: foreign_keys: %w", err)
+	}
+	if fk != 1 {
+		return fmt.Errorf("%w: foreign_keys is off", ErrDatabase)
+	}
+	if err := conn.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&busy); err != nil {
+		return fmt.Errorf("check pragmas: busy_timeout: %w", err)
+	}
+	if busy <= 0 {
+		return fmt.Errorf("%w: busy_timeout is 0", ErrDatabase)
+	}
+	return nil
+}
+
+// SchemaVersionTable is the table that records which of the ledger's
+// migrations a database has run. Other packages sharing the file keep their
+// own.
+const SchemaVersionTable = "accounting_schema_version"
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations are the embedded files migrations/NNNN_name.sql, numbered 1, 2,
+// 3... without gaps.
+func migrations() ([]migration, error) {
+	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, n := range names {
+		base := path.Base(n)
+		num, _, ok := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v < 1 {
+			return nil, fmt.Errorf("migration %s: name must be NNNN_name.sql", base)
+		}
+		b, err := migrationFiles.ReadFile(n)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: base, sql: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for i, m := range ms {
+		if m.version != i+1 {
+			return nil, fmt.Errorf("migration %s: expected number %d", m.name, i+1)
+		}
+	}
+	return ms, nil
+}
+
+// LatestSchemaVersion is the number of the last embedded migration.
+func LatestSchemaVersion() int {
+	ms, err := migrations()
+	if err != nil || len(ms) == 0 {
+		return 0
+	}
+	return ms[len(ms)-1].version
+}
+
+// Migrate brings the ledger's tables in db up to date: each embedded
+// migration not yet applied runs in its own transaction together with the
+// row that records it in accounting_schema_version, so a migration is either
+// wholly applied or not at all. It is safe to call at every start and from
+// several processes (the transactions are serialized). A database migrated by
+// a newer version of this package is refused with ErrDatabase.
+func Migrate(ctx context.Context, db *sql.DB) error {
+	ms, err := migrations()
+	if err != nil {
+		return fmt.Errorf("accounting: migrate: %w", err)
+	}
+	for _, m := range ms {
+		if err := applyMigration(ctx, db, m); err != nil {
+			return fmt.Errorf("accounting: migrate %s: %w", m.name, err)
+		}
+	}
+	v, err := SchemaVersion(ctx, db)
+	if err != nil {
+		return err
+	}
+	if latest := len(ms); v > latest {
+		return fmt.Errorf("accounting: migrate: %w: schema version %d is newer than this program's %d", ErrDatabase, v, latest)
+	}
+	return nil
+}
+
+func applyMigration(ctx context.Context, db *sql.DB, m migration) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+SchemaVersionTable+` (
+		version    INTEGER NOT NULL PRIMARY KEY,
+		name       TEXT    NOT NULL,
+		applied_at INTEGER NOT NULL
+	) STRICT`); err != nil {
+		return err
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM `+SchemaVersionTable+` WHERE version = ?`, m.version).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil // already applied
+	}
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO `+SchemaVersionTable+` (version, name, applied_at) VALUES (?, ?, ?)`,
+		m.version, m.name, time.Now().Unix()); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// SchemaVersion is the highest ledger migration applied to db, 0 if none.
+func SchemaVersion(ctx context.Context, db *sql.DB) (int, error) {
+	var exists int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?`, SchemaVersionTable).Scan(&exists); err != nil {
+		return 0, fmt.Errorf("accounting: schema version: %w", err)
+	}
+	if exists == 0 {
+		return 0, nil
+	}
+	var v sql.NullInt64
+	if err := db.QueryRowContext(ctx, `SELECT max(version) FROM `+SchemaVersionTable).Scan(&v); err != nil {
+		return 0, fmt.Errorf("accounting: schema version: %w", err)
+	}
+	return int(v.Int64), nil
+}
+
+// Backup writes a consistent copy of the whole database file (the ledger and
+// whatever else shares the file) to dest with VACUUM INTO, while other
+// connections keep reading and writing. dest must not exist.
+func Backup(ctx context.Context, db *sql.DB, dest string) error {
+	if dest == "" {
+		return fmt.Errorf("accounting: backup: %w: no destination", ErrInvalid)
+	}
+	if _, err := os.Stat(dest); err == nil {
+		return fmt.Errorf("accounting: backup to %s: %w: the file exists", dest, ErrConflict)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("accounting: backup to %s: %w", dest, err)
+	}
+	if _, err := db.ExecContext(ctx, `VACUUM INTO ?`, dest); err != nil {
+		return fmt.Errorf("accounting: backup to %s: %w", dest, err)
+	}
+	return nil
+}
+
+// isUnique reports whether err is a UNIQUE or PRIMARY KEY violation.
+func isUnique(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && (se.ExtendedCode == sqlite3.ErrConstraintUnique || se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey)
+}
+
+// isTrigger reports whether err is a RAISE(ABORT) from one of the triggers
+// that guard the ledger's invariants.
+func isTrigger(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintTrigger
+}

@@ -1,0 +1,281 @@
+package accounting_test
+
+import (
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sta-federation/sta-gateway/accounting"
+)
+
+func TestOpenSetsDurabilityPragmasOnEveryConnection(t *testing.T) {
+	ctx := t.Context()
+	db, err := accounting.OpenDB(ctx, filepath.Join(t.TempDir(), "a b?#.db")) // a name that needs escaping
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// Hold several connections at once so that the pool opens new ones.
+	var conns []*sql.Conn
+	for range 4 {
+		c, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	for i, c := range conns {
+		var mode string
+		var syncMode, fk, busy int
+		if err := c.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&syncMode); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&busy); err != nil {
+			t.Fatal(err)
+		}
+		if mode != "wal" || syncMode != 2 || fk != 1 || busy != 5000 {
+			t.Errorf("connection %d: journal_mode=%s synchronous=%d foreign_keys=%d busy_timeout=%d; want wal 2 1 5000",
+				i, mode, syncMode, fk, busy)
+		}
+		c.Close()
+	}
+}
+
+func TestNewRefusesADatabaseWithoutTheDurabilitySettings(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	tests := []struct {
+		name, params, want string
+	}{
+		{"rollback journal", "_synchronous=FULL&_foreign_keys=on&_busy_timeout=100", "journal_mode"},
+		{"wal's default synchronous=NORMAL", "_journal_mode=WAL&_foreign_keys=on&_busy_timeout=100", "synchronous"},
+		{"no foreign keys", "_journal_mode=WAL&_synchronous=FULL&_busy_timeout=100", "foreign_keys"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db, err := sql.Open("sqlite3", "file:"+filepath.Join(dir, string(rune('a'+i))+".db")+"?"+tt.params)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			_, err = accounting.New(ctx, db, accounting.Options{})
+			if !errors.Is(err, accounting.ErrDatabase) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("New error = %v, want ErrDatabase about %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestMigrateOnASharedDatabase(t *testing.T) {
+	ctx := t.Context()
+	db, err := accounting.OpenDB(ctx, filepath.Join(t.TempDir(), "shared.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// Another package's table and version table in the same file.
+	if _, err := db.ExecContext(ctx, `CREATE TABLE jobs (id TEXT PRIMARY KEY);
+		CREATE TABLE gateway_schema_version (version INTEGER PRIMARY KEY);
+		INSERT INTO gateway_schema_version VALUES (7); INSERT INTO jobs VALUES ('j1')`); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := accounting.SchemaVersion(ctx, db); err != nil || v != 0 {
+		t.Fatalf("version before migrating = %d, %v; want 0", v, err)
+	}
+	for range 2 { // the second run must be a no-op
+		if err := accounting.Migrate(ctx, db); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v, err := accounting.SchemaVersion(ctx, db)
+	if err != nil || v != accounting.LatestSchemaVersion() || v < 1 {
+		t.Fatalf("version = %d, %v; want %d", v, err, accounting.LatestSchemaVersion())
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM `+accounting.SchemaVersionTable).Scan(&n); err != nil || n != v {
+		t.Fatalf("%d version rows (%v), want %d", n, err, v)
+	}
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM jobs`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("the other package's table was disturbed: %d rows, %v", n, err)
+	}
+	if err := db.QueryRowContext(ctx, `SELECT version FROM gateway_schema_version`).Scan(&n); err != nil || n != 7 {
+		t.Fatalf("the other package's version = %d, %v", n, err)
+	}
+	// Every table of the ledger is prefixed, so it cannot collide.
+	rows, err := db.QueryContext(ctx, `SELECT name FROM sqlite_schema WHERE type IN ('table', 'index', 'trigger')
+		AND name NOT LIKE 'sqlite_%' AND name NOT IN ('jobs', 'gateway_schema_version')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(name, "acct_") && name != accounting.SchemaVersionTable {
+			t.Errorf("ledger object %q is not prefixed acct_", name)
+		}
+	}
+}
+
+func TestMigrateRefusesANewerSchema(t *testing.T) {
+	l, _ := MustLedger(t)
+	ctx := t.Context()
+	if _, err := l.DB().ExecContext(ctx, `INSERT INTO `+accounting.SchemaVersionTable+` VALUES (999, '0999_future.sql', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	err := accounting.Migrate(ctx, l.DB())
+	if !errors.Is(err, accounting.ErrDatabase) {
+		t.Fatalf("Migrate on a newer schema: %v, want ErrDatabase", err)
+	}
+}
+
+func TestEntriesAreAppendOnly(t *testing.T) {
+	f := MustFixture(t, 100*accounting.CoreHour, accounting.NoOverdraft)
+	ctx := t.Context()
+	MustHold(t, f.l, hold("j1", 1, time.Hour))
+	for _, stmt := range []string{
+		`UPDATE acct_entries SET amount = 0`,
+		`DELETE FROM acct_entries`,
+		`UPDATE acct_allocations SET ends_at = ends_at + 1`,
+		`DELETE FROM acct_allocations`,
+		`UPDATE acct_jobs SET hold_amount = 1`,
+		`DELETE FROM acct_jobs`,
+		`UPDATE acct_rates SET thousandths = 1`,
+		`DELETE FROM acct_rates`,
+	} {
+		if _, err := f.l.DB().ExecContext(ctx, stmt); err == nil || !strings.Contains(err.Error(), "accounting:") {
+			t.Errorf("%s: error = %v, want the trigger's refusal", stmt, err)
+		}
+	}
+	MustVerify(t, f.l)
+	b := AssertBalanceIsSumOfEntries(t, f.l, f.alloc.ID)
+	if b.HeldCoreSeconds != accounting.CoreHour {
+		t.Errorf("held = %d after refused tampering, want %d", b.HeldCoreSeconds, accounting.CoreHour)
+	}
+}
+
+// Verify catches a cache that disagrees with the entries (here, one changed
+// behind the triggers' back).
+func TestVerifyDetectsATamperedCache(t *testing.T) {
+	f := MustFixture(t, 100*accounting.CoreHour, accounting.NoOverdraft)
+	ctx := t.Context()
+	MustHold(t, f.l, hold("j1", 1, time.Hour))
+	MustSettle(t, f.l, "j1", 1800, t0.Add(time.Hour))
+	MustVerify(t, f.l)
+	for _, stmt := range []string{
+		`UPDATE acct_balances SET charged = charged + 1`,
+		`UPDATE acct_usage_monthly SET jobs = jobs + 1`,
+		`INSERT INTO acct_open_holds SELECT job_id, held_at FROM acct_jobs`,
+	} {
+		tx, err := f.l.DB().BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.l.Verify(ctx); !errors.Is(err, accounting.ErrInconsistent) {
+			t.Fatalf("after %s: Verify = %v, want ErrInconsistent", stmt, err)
+		}
+		t.Logf("after %s: %v", stmt, f.l.Verify(ctx))
+		// Undo, to test the next cache alone.
+		undo := map[string]string{
+			`UPDATE acct_balances SET charged = charged + 1`:                    `UPDATE acct_balances SET charged = charged - 1`,
+			`UPDATE acct_usage_monthly SET jobs = jobs + 1`:                     `UPDATE acct_usage_monthly SET jobs = jobs - 1`,
+			`INSERT INTO acct_open_holds SELECT job_id, held_at FROM acct_jobs`: `DELETE FROM acct_open_holds`,
+		}[stmt]
+		if _, err := f.l.DB().ExecContext(ctx, undo); err != nil {
+			t.Fatal(err)
+		}
+		MustVerify(t, f.l)
+	}
+}
+
+// Backup copies the database while a writer keeps booking; the copy opens,
+// passes integrity_check and Verify, and holds every entry committed before
+// the backup began.
+func TestOnlineBackup(t *testing.T) {
+	f := MustFixture(t, 1_000_000*accounting.CoreHour, accounting.NoOverdraft)
+	ctx := t.Context()
+	for i := range 50 {
+		MustHold(t, f.l, hold(jobName(i), 4, time.Hour))
+	}
+	before, err := f.l.Entries(ctx, accounting.EntryQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var writerErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 50; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := f.l.PlaceHold(ctx, hold(jobName(i), 4, time.Hour)); err != nil {
+				writerErr = err
+				return
+			}
+		}
+	}()
+	dest := filepath.Join(t.TempDir(), "backup.db")
+	err = f.l.Backup(ctx, dest)
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if writerErr != nil {
+		t.Fatalf("writer during backup: %v", writerErr)
+	}
+	if err := f.l.Backup(ctx, dest); !errors.Is(err, accounting.ErrConflict) {
+		t.Errorf("backup over an existing file: %v, want ErrConflict", err)
+	}
+
+	cp, err := accounting.Open(ctx, dest, accounting.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close()
+	var ok string
+	if err := cp.DB().QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&ok); err != nil || ok != "ok" {
+		t.Fatalf("integrity_check of the copy = %q, %v", ok, err)
+	}
+	MustVerify(t, cp)
+	after, err := cp.Entries(ctx, accounting.EntryQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) < len(before) {
+		t.Fatalf("copy has %d entries, %d were committed before the backup", len(after), len(before))
+	}
+	for i, e := range before {
+		if after[i] != e {
+			t.Fatalf("entry %d differs in the copy: %+v vs %+v", e.ID, after[i], e)
+		}
+	}
+	AssertBalanceIsSumOfEntries(t, cp, f.alloc.ID)
+}
+
+func jobName(i int) string { return "job-" + strconv.Itoa(i) }

@@ -1,0 +1,768 @@
+package accounting
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ---- Holds ----
+
+// HoldRequest asks to hold core-seconds for a job the gateway accepts.
+type HoldRequest struct {
+	// JobID is the gateway's id of the job; it identifies the job in the
+	// ledger and makes the hold idempotent.
+	JobID string
+	// Tag is what the gateway puts in the Slurm job's --comment, used by
+	// Reconcile to find the job in sacct; empty means JobID.
+	Tag       string
+	Project   string
+	Site      string
+	Partition string
+	User      string
+	// Nodes and CPUsPerNode are what the partition will allocate (whole
+	// nodes when exclusive).
+	Nodes       int64
+	CPUsPerNode int64
+	// TimeLimit is the job's time limit (the request's, else the partition's
+	// DefaultTime, else its MaxTime; never infinite).
+	TimeLimit time.Duration
+	// At is when the job was accepted: it chooses the allocation and the
+	// rate. Zero means now.
+	At  time.Time
+	Who string
+	Why string
+}
+
+// Hold is a placed hold.
+type Hold struct {
+	JobID        string  `json:"job_id"`
+	EntryID      int64   `json:"entry_id,string"`
+	AllocationID int64   `json:"allocation_id,string"`
+	CoreSeconds  int64   `json:"core_seconds"`
+	CoreHours    float64 `json:"core_hours"`
+	// Rate is the rate the hold was computed with, in thousandths.
+	Rate int64     `json:"rate_thousandths"`
+	At   time.Time `json:"at"`
+	// AvailableCoreSeconds is what the allocation has left after the hold
+	// (for a replayed request: what it has left now).
+	AvailableCoreSeconds int64 `json:"available_core_seconds"`
+	// Replayed is true when the job already had this hold and nothing was
+	// written.
+	Replayed bool `json:"replayed,omitempty"`
+}
+
+// PlaceHold holds core-seconds for a job: HoldAmount(Nodes, CPUsPerNode,
+// TimeLimit, rate) on the allocation of (Project, Site) covering At, at the
+// rate of (Site, Partition) in force at At.
+//
+// Errors: ErrNoAllocation if no allocation covers At; ErrNoRate; an
+// *InsufficientError (ErrInsufficient) if the hold would take the
+// allocation's available core-seconds below what its overdraft policy
+// allows, saying how much is left; ErrConflict if the job already has a hold
+// computed from other figures or its tag is another job's. Placing the same
+// hold again returns it with Replayed set and writes nothing.
+//
+// Concurrent holds never overspend: the balance is read and the hold written
+// in one immediate transaction, and SQLite admits one writer at a time.
+func (l *Ledger) PlaceHold(ctx context.Context, req HoldRequest) (Hold, error) {
+	var out Hold
+	err := l.write(ctx, func(tx *sql.Tx) (err error) {
+		out, err = l.PlaceHoldTx(ctx, tx, req)
+		return err
+	})
+	return out, err
+}
+
+// PlaceHoldTx is PlaceHold on the caller's transaction (for instance the one
+// that records the accepted job), which must be an immediate transaction
+// (DSNParams) for the balance check to hold until commit.
+func (l *Ledger) PlaceHoldTx(ctx context.Context, tx *sql.Tx, req HoldRequest) (Hold, error) {
+	var out Hold
+	err := atomically(ctx, tx, fmt.Sprintf("place hold for job %q", req.JobID), func() (err error) {
+		out, err = l.placeHold(ctx, tx, req)
+		return err
+	})
+	return out, err
+}
+
+func (l *Ledger) placeHold(ctx context.Context, tx *sql.Tx, req HoldRequest) (Hold, error) {
+	if err := checkNames("job id", req.JobID, "project", req.Project, "site", req.Site,
+		"partition", req.Partition, "user", req.User, "who", req.Who); err != nil {
+		return Hold{}, err
+	}
+	if req.Partition == AnyPartition {
+		return Hold{}, invalidf("partition %q is not a partition", req.Partition)
+	}
+	tag := req.Tag
+	if tag == "" {
+		tag = req.JobID
+	} else if err := checkName("tag", tag); err != nil {
+		return Hold{}, err
+	}
+	if req.TimeLimit <= 0 {
+		return Hold{}, invalidf("time limit %v: a job without a finite time limit cannot be held", req.TimeLimit)
+	}
+	now := l.nowUTC()
+	at := now
+	if !req.At.IsZero() {
+		at = req.At.UTC().Truncate(time.Second)
+	}
+	limit := int64((req.TimeLimit + time.Second - 1) / time.Second)
+
+	job, err := loadJob(ctx, tx, req.JobID)
+	switch {
+	case err == nil:
+		if job.Tag != tag || job.Project != req.Project || job.Site != req.Site || job.Partition != req.Partition ||
+			job.User != req.User || job.Nodes != req.Nodes || job.CPUsPerNode != req.CPUsPerNode || job.TimeLimit != limit {
+			return Hold{}, conflictf("job %q already has a hold computed from other figures", req.JobID)
+		}
+		e, err := jobEntry(ctx, tx, req.JobID, KindHold)
+		if err != nil {
+			return Hold{}, err
+		}
+		avail, err := available(ctx, tx, job.AllocationID)
+		if err != nil {
+			return Hold{}, err
+		}
+		return Hold{JobID: job.JobID, EntryID: e.ID, AllocationID: job.AllocationID, CoreSeconds: job.HoldAmount,
+			CoreHours: hours(job.HoldAmount), Rate: job.Rate, At: fromUnix(job.HeldAt), AvailableCoreSeconds: avail, Replayed: true}, nil
+	case !errors.Is(err, ErrNotFound):
+		return Hold{}, err
+	}
+
+	alloc, err := allocationAt(ctx, tx, req.Project, req.Site, at)
+	if err != nil {
+		return Hold{}, err
+	}
+	rate, err := rateAt(ctx, tx, req.Site, req.Partition, at)
+	if err != nil {
+		return Hold{}, err
+	}
+	amount, err := HoldAmount(req.Nodes, req.CPUsPerNode, req.TimeLimit, rate.Thousandths)
+	if err != nil {
+		return Hold{}, err
+	}
+	avail, err := available(ctx, tx, alloc.ID)
+	if err != nil {
+		return Hold{}, err
+	}
+	if !alloc.Overdraft.allows(avail, amount) {
+		od := int64(alloc.Overdraft)
+		return Hold{}, &InsufficientError{Project: req.Project, Site: req.Site, AllocationID: alloc.ID,
+			Requested: amount, Available: avail, Overdraft: od}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO acct_jobs
+		(job_id, tag, allocation_id, project, site, slurm_partition, user_name, nodes, cpus_per_node, time_limit, rate, hold_amount, held_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		req.JobID, tag, alloc.ID, req.Project, req.Site, req.Partition, req.User, req.Nodes, req.CPUsPerNode,
+		limit, rate.Thousandths, amount, at.Unix()); err != nil {
+		if isUnique(err) {
+			return Hold{}, conflictf("tag %q is already another job's", tag)
+		}
+		return Hold{}, err
+	}
+	id, err := insertEntry(ctx, tx, entryRow{kind: KindHold, allocationID: alloc.ID, jobID: req.JobID, amount: amount,
+		rate: rate.Thousandths, month: MonthOf(at), at: at, recordedAt: now, who: req.Who, why: req.Why})
+	if err != nil {
+		return Hold{}, err
+	}
+	return Hold{JobID: req.JobID, EntryID: id, AllocationID: alloc.ID, CoreSeconds: amount, CoreHours: hours(amount),
+		Rate: rate.Thousandths, At: at, AvailableCoreSeconds: avail - amount}, nil
+}
+
+// available is what an allocation has left: granted + adjusted + refunded -
+// charged - held, read from the balance cache.
+func available(ctx context.Context, q querier, allocationID int64) (int64, error) {
+	var v int64
+	err := q.QueryRowContext(ctx, `SELECT granted + adjusted + refunded - charged - held FROM acct_balances WHERE allocation_id = ?`,
+		allocationID).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, notFoundf("allocation %d", allocationID)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("balance of allocation %d: %w", allocationID, err)
+	}
+	return v, nil
+}
+
+// ---- Charges, releases, settlement ----
+
+// ChargeRequest books the real usage of a job that ended.
+type ChargeRequest struct {
+	JobID string
+	// CPUSeconds is Slurm's CPUTimeRAW summed over every run of the job
+	// (sacct -D for a requeued job).
+	CPUSeconds int64
+	// EndedAt is when the job (its last run) ended. It decides the month the
+	// usage belongs to, the rate, and the allocation charged: the one of the
+	// job's project and site covering EndedAt, else the allocation of the
+	// hold.
+	EndedAt time.Time
+	Who     string
+	Why     string
+}
+
+// Charge is a booked charge.
+type Charge struct {
+	JobID        string  `json:"job_id"`
+	EntryID      int64   `json:"entry_id,string"`
+	AllocationID int64   `json:"allocation_id,string"`
+	CPUSeconds   int64   `json:"cpu_seconds"`
+	Rate         int64   `json:"rate_thousandths"`
+	CoreSeconds  int64   `json:"core_seconds"`
+	CoreHours    float64 `json:"core_hours"`
+	// HoldCoreSeconds is the job's hold.
+	HoldCoreSeconds int64 `json:"hold_core_seconds"`
+	// FromHoldCoreSeconds is the part of the charge the hold covered.
+	FromHoldCoreSeconds int64 `json:"from_hold_core_seconds"`
+	// OverrunCoreSeconds is the part of the charge beyond the hold.
+	OverrunCoreSeconds int64     `json:"overrun_core_seconds"`
+	Month              Month     `json:"month"`
+	EndedAt            time.Time `json:"ended_at"`
+	Replayed           bool      `json:"replayed,omitempty"`
+}
+
+// ChargeJob books a job's charge: ChargeAmount(CPUSeconds, rate in force at
+// EndedAt for the job's site and partition, or the hold's rate if none). The
+// charge may exceed the hold: the overrun is booked in full and reported. The
+// part of the hold the charge uses leaves "held"; the rest stays held until
+// ReleaseJob (SettleJob does both).
+//
+// Idempotent per job: a second charge with the same CPUSeconds and EndedAt
+// returns the first with Replayed set and writes nothing; with other figures
+// it is an ErrConflict (correct a charge with a refund or an adjustment). A
+// job without a hold is ErrNotFound.
+func (l *Ledger) ChargeJob(ctx context.Context, req ChargeRequest) (Charge, error) {
+	var out Charge
+	err := l.write(ctx, func(tx *sql.Tx) (err error) {
+		out, err = l.ChargeJobTx(ctx, tx, req)
+		return err
+	})
+	return out, err
+}
+
+// ChargeJobTx is ChargeJob on the caller's transaction.
+func (l *Ledger) ChargeJobTx(ctx context.Context, tx *sql.Tx, req ChargeRequest) (Charge, error) {
+	var out Charge
+	err := atomically(ctx, tx, fmt.Sprintf("charge job %q", req.JobID), func() (err error) {
+		out, err = l.charge(ctx, tx, req)
+		return err
+	})
+	return out, err
+}
+
+func (l *Ledger) charge(ctx context.Context, tx *sql.Tx, req ChargeRequest) (Charge, error) {
+	if err := checkNames("job id", req.JobID, "who", req.Who); err != nil {
+		return Charge{}, err
+	}
+	if req.CPUSeconds < 0 {
+		return Charge{}, invalidf("CPU seconds %d is negative", req.CPUSeconds)
+	}
+	if req.EndedAt.IsZero() {
+		return Charge{}, invalidf("no end time: only a job that ended can be charged")
+	}
+	ended := req.EndedAt.UTC().Truncate(time.Second)
+	job, err := loadJob(ctx, tx, req.JobID)
+	if err != nil {
+		return Charge{}, err
+	}
+	if prev, err := jobEntry(ctx, tx, req.JobID, KindCharge); err == nil {
+		if prev.CPUSeconds != req.CPUSeconds || !prev.At.Equal(ended) {
+			return Charge{}, conflictf("job %q was already charged %d core-seconds for %d CPU-seconds ending %s; correct it with a refund or an adjustment",
+				req.JobID, prev.CoreSeconds, prev.CPUSeconds, prev.At.Format(time.RFC3339))
+		}
+		return chargeFromEntry(prev, job.HoldAmount, true), nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return Charge{}, err
+	}
+
+	allocID := job.AllocationID
+	if a, err := allocationAt(ctx, tx, job.Project, job.Site, ended); err == nil {
+		allocID = a.ID
+	} else if !errors.Is(err, ErrNoAllocation) {
+		return Charge{}, err
+	}
+	rate := job.Rate
+	if r, err := rateAt(ctx, tx, job.Site, job.Partition, ended); err == nil {
+		rate = r.Thousandths
+	} else if !errors.Is(err, ErrNoRate) {
+		return Charge{}, err
+	}
+	amount, err := ChargeAmount(req.CPUSeconds, rate)
+	if err != nil {
+		return Charge{}, err
+	}
+	// The charge uses the hold only when it lands on the hold's allocation
+	// and the hold has not been released; otherwise the release gives the
+	// whole hold back.
+	var fromHold int64
+	if allocID == job.AllocationID {
+		if _, err := jobEntry(ctx, tx, req.JobID, KindRelease); errors.Is(err, ErrNotFound) {
+			fromHold = min(amount, job.HoldAmount)
+		} else if err != nil {
+			return Charge{}, err
+		}
+	}
+	overrun := max(0, amount-job.HoldAmount)
+	now := l.nowUTC()
+	e := entryRow{kind: KindCharge, allocationID: allocID, jobID: req.JobID, amount: amount, fromHold: fromHold,
+		overrun: overrun, cpuSeconds: req.CPUSeconds, rate: rate, month: MonthOf(ended), at: ended, recordedAt: now,
+		who: req.Who, why: req.Why}
+	id, err := insertEntry(ctx, tx, e)
+	if err != nil {
+		return Charge{}, err
+	}
+	return Charge{JobID: req.JobID, EntryID: id, AllocationID: allocID, CPUSeconds: req.CPUSeconds, Rate: rate,
+		CoreSeconds: amount, CoreHours: hours(amount), HoldCoreSeconds: job.HoldAmount, FromHoldCoreSeconds: fromHold,
+		OverrunCoreSeconds: overrun, Month: e.month, EndedAt: ended}, nil
+}
+
+func chargeFromEntry(e Entry, hold int64, replayed bool) Charge {
+	return Charge{JobID: e.JobID, EntryID: e.ID, AllocationID: e.AllocationID, CPUSeconds: e.CPUSeconds, Rate: e.Rate,
+		CoreSeconds: e.CoreSeconds, CoreHours: e.CoreHours, HoldCoreSeconds: hold, FromHoldCoreSeconds: e.FromHoldCoreSeconds,
+		OverrunCoreSeconds: e.OverrunCoreSeconds, Month: e.Month, EndedAt: e.At, Replayed: replayed}
+}
+
+// ReleaseRequest gives back what is left of a job's hold.
+type ReleaseRequest struct {
+	JobID string
+	Who   string
+	Why   string
+}
+
+// Release is a booked release.
+type Release struct {
+	JobID        string `json:"job_id"`
+	EntryID      int64  `json:"entry_id,string"`
+	AllocationID int64  `json:"allocation_id,string"`
+	// CoreSeconds is what went back to the allocation: the hold less the
+	// part a charge used (0 if the charge used it all).
+	CoreSeconds int64     `json:"core_seconds"`
+	CoreHours   float64   `json:"core_hours"`
+	At          time.Time `json:"at"`
+	Replayed    bool      `json:"replayed,omitempty"`
+}
+
+// ReleaseJob releases the rest of a job's hold: all of it for a job that
+// never ran (rejected, cancelled while pending), the part its charge did not
+// use otherwise. Idempotent per job: a second release returns the first with
+// Replayed set. A job without a hold is ErrNotFound.
+func (l *Ledger) ReleaseJob(ctx context.Context, req ReleaseRequest) (Release, error) {
+	var out Release
+	err := l.write(ctx, func(tx *sql.Tx) (err error) {
+		out, err = l.ReleaseJobTx(ctx, tx, req)
+		return err
+	})
+	return out, err
+}
+
+// ReleaseJobTx is ReleaseJob on the caller's transaction.
+func (l *Ledger) ReleaseJobTx(ctx context.Context, tx *sql.Tx, req ReleaseRequest) (Release, error) {
+	var out Release
+	err := atomically(ctx, tx, fmt.Sprintf("release job %q", req.JobID), func() (err error) {
+		out, err = l.release(ctx, tx, req)
+		return err
+	})
+	return out, err
+}
+
+func (l *Ledger) release(ctx context.Context, tx *sql.Tx, req ReleaseRequest) (Release, error) {
+	if err := checkNames("job id", req.JobID, "who", req.Who); err != nil {
+		return Release{}, err
+	}
+	job, err := loadJob(ctx, tx, req.JobID)
+	if err != nil {
+		return Release{}, err
+	}
+	if prev, err := jobEntry(ctx, tx, req.JobID, KindRelease); err == nil {
+		return Release{JobID: prev.JobID, EntryID: prev.ID, AllocationID: prev.AllocationID, CoreSeconds: prev.CoreSeconds,
+			CoreHours: prev.CoreHours, At: prev.At, Replayed: true}, nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return Release{}, err
+	}
+	var used int64
+	if ch, err := jobEntry(ctx, tx, req.JobID, KindCharge); err == nil {
+		used = ch.FromHoldCoreSeconds
+	} else if !errors.Is(err, ErrNotFound) {
+		return Release{}, err
+	}
+	amount := job.HoldAmount - used
+	now := l.nowUTC()
+	id, err := insertEntry(ctx, tx, entryRow{kind: KindRelease, allocationID: job.AllocationID, jobID: req.JobID,
+		amount: amount, month: MonthOf(now), at: now, recordedAt: now, who: req.Who, why: req.Why})
+	if err != nil {
+		return Release{}, err
+	}
+	return Release{JobID: req.JobID, EntryID: id, AllocationID: job.AllocationID, CoreSeconds: amount,
+		CoreHours: hours(amount), At: now}, nil
+}
+
+// Settlement is the charge and the release that close a job.
+type Settlement struct {
+	Charge  Charge  `json:"charge"`
+	Release Release `json:"release"`
+}
+
+// SettleJob is the end of a job that ran: ChargeJob then ReleaseJob, in one
+// transaction. Idempotent as both are.
+func (l *Ledger) SettleJob(ctx context.Context, req ChargeRequest) (Settlement, error) {
+	var out Settlement
+	err := l.write(ctx, func(tx *sql.Tx) (err error) {
+		out, err = l.SettleJobTx(ctx, tx, req)
+		return err
+	})
+	return out, err
+}
+
+// SettleJobTx is SettleJob on the caller's transaction (for instance the one
+// that records the job's final state).
+func (l *Ledger) SettleJobTx(ctx context.Context, tx *sql.Tx, req ChargeRequest) (Settlement, error) {
+	var out Settlement
+	err := atomically(ctx, tx, fmt.Sprintf("settle job %q", req.JobID), func() (err error) {
+		if out.Charge, err = l.charge(ctx, tx, req); err != nil {
+			return err
+		}
+		out.Release, err = l.release(ctx, tx, ReleaseRequest{JobID: req.JobID, Who: req.Who, Why: req.Why})
+		return err
+	})
+	return out, err
+}
+
+// ---- Refunds, adjustments, grants ----
+
+// RefundRequest gives back part or all of a job's charge (a node failure,
+// a site outage).
+type RefundRequest struct {
+	JobID       string
+	CoreSeconds int64
+	Who         string
+	Why         string // required
+	// RequestID, if set, makes a retried refund safe: the same id with the
+	// same figures returns the first entry.
+	RequestID string
+}
+
+// Refund books a refund on the allocation and in the month of the job's
+// charge. Refunds of a job never exceed its charge (ErrInvalid); a job not
+// charged yet is ErrNotFound.
+func (l *Ledger) Refund(ctx context.Context, req RefundRequest) (Entry, error) {
+	var out Entry
+	err := l.write(ctx, func(tx *sql.Tx) (err error) {
+		out, err = l.RefundTx(ctx, tx, req)
+		return err
+	})
+	return out, err
+}
+
+// RefundTx is Refund on the caller's transaction.
+func (l *Ledger) RefundTx(ctx context.Context, tx *sql.Tx, req RefundRequest) (Entry, error) {
+	var out Entry
+	err := atomically(ctx, tx, fmt.Sprintf("refund job %q", req.JobID), func() error {
+		if err := checkNames("job id", req.JobID, "who", req.Who); err != nil {
+			return err
+		}
+		if err := checkWhy(req.Why); err != nil {
+			return err
+		}
+		if req.CoreSeconds <= 0 {
+			return invalidf("refund of %d core-seconds: want a positive amount", req.CoreSeconds)
+		}
+		if prev, ok, err := replay(ctx, tx, req.RequestID); err != nil {
+			return err
+		} else if ok {
+			if prev.Kind != KindRefund || prev.JobID != req.JobID || prev.CoreSeconds != req.CoreSeconds {
+				return conflictf("request %q booked entry %d with other figures", req.RequestID, prev.ID)
+			}
+			out = prev
+			return nil
+		}
+		ch, err := jobEntry(ctx, tx, req.JobID, KindCharge)
+		if err != nil {
+			return fmt.Errorf("job %q has no charge to refund: %w", req.JobID, err)
+		}
+		var refunded int64
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(amount), 0) FROM acct_entries WHERE job_id = ? AND kind = 'refund'`,
+			req.JobID).Scan(&refunded); err != nil {
+			return err
+		}
+		if left := ch.CoreSeconds - refunded; req.CoreSeconds > left {
+			return invalidf("refund of %d core-seconds exceeds the %d still refundable of the job's charge of %d",
+				req.CoreSeconds, left, ch.CoreSeconds)
+		}
+		now := l.nowUTC()
+		id, err := insertEntry(ctx, tx, entryRow{kind: KindRefund, allocationID: ch.AllocationID, jobID: req.JobID,
+			amount: req.CoreSeconds, month: ch.Month, at: now, recordedAt: now, who: req.Who, why: req.Why, requestID: req.RequestID})
+		if err != nil {
+			return err
+		}
+		out, err = getEntry(ctx, tx, id)
+		return err
+	})
+	return out, err
+}
+
+// AdjustRequest is an administrator's correction of an allocation.
+type AdjustRequest struct {
+	AllocationID int64
+	// CoreSeconds is added to the allocation (negative to take away).
+	CoreSeconds int64
+	Who         string
+	Why         string // required
+	RequestID   string // optional, as for RefundRequest
+}
+
+// Adjust books an adjustment. It may take the balance below zero: that is
+// the administrator's decision, and later holds are refused accordingly.
+func (l *Ledger) Adjust(ctx context.Context, req AdjustRequest) (Entry, error) {
+	var out Entry
+	err := l.write(ctx, func(tx *sql.Tx) (err error) {
+		out, err = l.AdjustTx(ctx, tx, req)
+		return err
+	})
+	return out, err
+}
+
+// AdjustTx is Adjust on the caller's transaction.
+func (l *Ledger) AdjustTx(ctx context.Context, tx *sql.Tx, req AdjustRequest) (Entry, error) {
+	var out Entry
+	err := atomically(ctx, tx, fmt.Sprintf("adjust allocation %d", req.AllocationID), func() (err error) {
+		if err := checkWhy(req.Why); err != nil {
+			return err
+		}
+		if req.CoreSeconds == 0 {
+			return invalidf("an adjustment of 0 core-seconds")
+		}
+		out, err = l.allocationEntry(ctx, tx, KindAdjust, req.AllocationID, req.CoreSeconds, req.Who, req.Why, req.RequestID)
+		return err
+	})
+	return out, err
+}
+
+// GrantRequest adds core-seconds to an allocation.
+type GrantRequest struct {
+	AllocationID int64
+	CoreSeconds  int64 // positive
+	Who          string
+	Why          string
+	RequestID    string // optional, as for RefundRequest
+}
+
+// Grant books a grant on an allocation.
+func (l *Ledger) Grant(ctx context.Context, req GrantRequest) (Entry, error) {
+	var out Entry
+	err := l.write(ctx, func(tx *sql.Tx) (err error) {
+		out, err = l.GrantTx(ctx, tx, req)
+		return err
+	})
+	return out, err
+}
+
+// GrantTx is Grant on the caller's transaction.
+func (l *Ledger) GrantTx(ctx context.Context, tx *sql.Tx, req GrantRequest) (Entry, error) {
+	var out Entry
+	err := atomically(ctx, tx, fmt.Sprintf("grant to allocation %d", req.AllocationID), func() (err error) {
+		if req.CoreSeconds <= 0 {
+			return invalidf("grant of %d core-seconds: want a positive amount", req.CoreSeconds)
+		}
+		out, err = l.allocationEntry(ctx, tx, KindGrant, req.AllocationID, req.CoreSeconds, req.Who, req.Why, req.RequestID)
+		return err
+	})
+	return out, err
+}
+
+func (l *Ledger) allocationEntry(ctx context.Context, tx *sql.Tx, kind Kind, allocID, amount int64, who, why, requestID string) (Entry, error) {
+	if err := checkName("who", who); err != nil {
+		return Entry{}, err
+	}
+	if prev, ok, err := replay(ctx, tx, requestID); err != nil {
+		return Entry{}, err
+	} else if ok {
+		if prev.Kind != kind || prev.AllocationID != allocID || prev.CoreSeconds != amount {
+			return Entry{}, conflictf("request %q booked entry %d with other figures", requestID, prev.ID)
+		}
+		return prev, nil
+	}
+	if _, err := getAllocation(ctx, tx, allocID); err != nil {
+		return Entry{}, err
+	}
+	now := l.nowUTC()
+	id, err := insertEntry(ctx, tx, entryRow{kind: kind, allocationID: allocID, amount: amount,
+		month: MonthOf(now), at: now, recordedAt: now, who: who, why: why, requestID: requestID})
+	if err != nil {
+		return Entry{}, err
+	}
+	return getEntry(ctx, tx, id)
+}
+
+// replay returns the entry booked under requestID, if any.
+func replay(ctx context.Context, q querier, requestID string) (Entry, bool, error) {
+	if requestID == "" {
+		return Entry{}, false, nil
+	}
+	es, err := queryEntries(ctx, q, `WHERE e.request_id = ?`, requestID)
+	if err != nil || len(es) == 0 {
+		return Entry{}, false, err
+	}
+	return es[0], true, nil
+}
+
+func getEntry(ctx context.Context, q querier, id int64) (Entry, error) {
+	es, err := queryEntries(ctx, q, `WHERE e.entry_id = ?`, id)
+	if err != nil {
+		return Entry{}, err
+	}
+	if len(es) == 0 {
+		return Entry{}, notFoundf("entry %d", id)
+	}
+	return es[0], nil
+}
+
+// jobEntry is the job's entry of kind (hold, charge or release: at most one
+// each), ErrNotFound if there is none.
+func jobEntry(ctx context.Context, q querier, jobID string, kind Kind) (Entry, error) {
+	es, err := queryEntries(ctx, q, `WHERE e.job_id = ? AND e.kind = ?`, jobID, string(kind))
+	if err != nil {
+		return Entry{}, err
+	}
+	if len(es) == 0 {
+		return Entry{}, notFoundf("no %s for job %q", kind, jobID)
+	}
+	return es[0], nil
+}
+
+// ---- Jobs ----
+
+type jobRow struct {
+	JobID, Tag                     string
+	AllocationID                   int64
+	Project, Site, Partition, User string
+	Nodes, CPUsPerNode, TimeLimit  int64
+	Rate, HoldAmount, HeldAt       int64
+	Cluster, SiteJobID             string
+}
+
+const jobCols = `job_id, tag, allocation_id, project, site, slurm_partition, user_name, nodes, cpus_per_node,
+	time_limit, rate, hold_amount, held_at, coalesce(cluster, ''), coalesce(site_job_id, '')`
+
+// jobColsJ is jobCols for the table aliased j.
+const jobColsJ = `j.job_id, j.tag, j.allocation_id, j.project, j.site, j.slurm_partition, j.user_name, j.nodes,
+	j.cpus_per_node, j.time_limit, j.rate, j.hold_amount, j.held_at, coalesce(j.cluster, ''), coalesce(j.site_job_id, '')`
+
+func scanJob(sc scanner) (jobRow, error) {
+	var j jobRow
+	err := sc.Scan(&j.JobID, &j.Tag, &j.AllocationID, &j.Project, &j.Site, &j.Partition, &j.User, &j.Nodes,
+		&j.CPUsPerNode, &j.TimeLimit, &j.Rate, &j.HoldAmount, &j.HeldAt, &j.Cluster, &j.SiteJobID)
+	return j, err
+}
+
+func loadJob(ctx context.Context, q querier, jobID string) (jobRow, error) {
+	j, err := scanJob(q.QueryRowContext(ctx, `SELECT `+jobCols+` FROM acct_jobs WHERE job_id = ?`, jobID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return jobRow{}, notFoundf("job %q has no hold", jobID)
+	}
+	if err != nil {
+		return jobRow{}, fmt.Errorf("job %q: %w", jobID, err)
+	}
+	return j, nil
+}
+
+// SiteJob names the Slurm job of a gateway job once it is known.
+type SiteJob struct {
+	JobID     string // the gateway's
+	Cluster   string
+	SiteJobID string // Slurm's job id, e.g. "1234" or "1234_7"
+}
+
+// RecordSiteJob records the Slurm job of a held job, for reconciliation.
+// It is set once: the same values again are a no-op, others ErrConflict.
+func (l *Ledger) RecordSiteJob(ctx context.Context, s SiteJob) error {
+	return l.write(ctx, func(tx *sql.Tx) error { return l.RecordSiteJobTx(ctx, tx, s) })
+}
+
+// RecordSiteJobTx is RecordSiteJob on the caller's transaction.
+func (l *Ledger) RecordSiteJobTx(ctx context.Context, tx *sql.Tx, s SiteJob) error {
+	return atomically(ctx, tx, fmt.Sprintf("record Slurm job of %q", s.JobID), func() error {
+		if err := checkNames("job id", s.JobID, "site job id", s.SiteJobID); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE acct_jobs SET cluster = ?, site_job_id = ?
+			WHERE job_id = ? AND cluster IS NULL AND site_job_id IS NULL`, s.Cluster, s.SiteJobID, s.JobID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		j, err := loadJob(ctx, tx, s.JobID)
+		if err != nil {
+			return err
+		}
+		if j.Cluster != s.Cluster || j.SiteJobID != s.SiteJobID {
+			return conflictf("job %q is already Slurm job %s on cluster %q", s.JobID, j.SiteJobID, j.Cluster)
+		}
+		return nil
+	})
+}
+
+// JobRecord is everything the ledger knows of a job.
+type JobRecord struct {
+	JobID            string    `json:"job_id"`
+	Tag              string    `json:"tag"`
+	Project          string    `json:"project"`
+	Site             string    `json:"site"`
+	Partition        string    `json:"partition"`
+	User             string    `json:"user"`
+	Cluster          string    `json:"cluster,omitempty"`
+	SiteJobID        string    `json:"site_job_id,omitempty"`
+	AllocationID     int64     `json:"allocation_id,string"`
+	Nodes            int64     `json:"nodes_requested"`
+	CPUsPerNode      int64     `json:"cpus_per_node"`
+	TimeLimitSeconds int64     `json:"time_limit_seconds"`
+	HoldRate         int64     `json:"hold_rate_thousandths"`
+	HeldAt           time.Time `json:"held_at"`
+	HoldCoreSeconds  int64     `json:"hold_core_seconds"`
+	// HeldCoreSeconds is what the job still holds.
+	HeldCoreSeconds int64   `json:"held_core_seconds"`
+	Charge          *Charge `json:"charge,omitempty"`
+	Released        bool    `json:"released"`
+	// ReleasedCoreSeconds is what the release gave back.
+	ReleasedCoreSeconds int64 `json:"released_core_seconds"`
+	RefundedCoreSeconds int64 `json:"refunded_core_seconds"`
+}
+
+// Job returns the ledger's record of a job, ErrNotFound if it has no hold.
+func (l *Ledger) Job(ctx context.Context, jobID string) (JobRecord, error) {
+	j, err := loadJob(ctx, l.db, jobID)
+	if err != nil {
+		return JobRecord{}, fmt.Errorf("accounting: %w", err)
+	}
+	es, err := queryEntries(ctx, l.db, `WHERE e.job_id = ? ORDER BY e.entry_id`, jobID)
+	if err != nil {
+		return JobRecord{}, fmt.Errorf("accounting: job %q: %w", jobID, err)
+	}
+	r := JobRecord{JobID: j.JobID, Tag: j.Tag, Project: j.Project, Site: j.Site, Partition: j.Partition, User: j.User,
+		Cluster: j.Cluster, SiteJobID: j.SiteJobID, AllocationID: j.AllocationID, Nodes: j.Nodes, CPUsPerNode: j.CPUsPerNode,
+		TimeLimitSeconds: j.TimeLimit, HoldRate: j.Rate, HeldAt: fromUnix(j.HeldAt), HoldCoreSeconds: j.HoldAmount}
+	held := int64(0)
+	for _, e := range es {
+		switch e.Kind {
+		case KindHold:
+			held += e.CoreSeconds
+		case KindCharge:
+			c := chargeFromEntry(e, j.HoldAmount, false)
+			r.Charge = &c
+			held -= e.FromHoldCoreSeconds
+		case KindRelease:
+			r.Released = true
+			r.ReleasedCoreSeconds = e.CoreSeconds
+			held -= e.CoreSeconds
+		case KindRefund:
+			r.RefundedCoreSeconds += e.CoreSeconds
+		}
+	}
+	r.HeldCoreSeconds = held
+	return r, nil
+}
