@@ -285,3 +285,21 @@ func (s Site) WaitJobState(tb testing.TB, ctx context.Context, jobID string, tim
 		}
 	}
 }
+
+// PID returns the PID that dev-sites recorded for one of its processes, such as
+// "ca-hydro-slurmctld" or "ca-hydro-sshd". It fails tb if the process is not running.
+func (e *Env) PID(tb testing.TB, name string) int {
+	tb.Helper()
+	b, err := os.ReadFile(e.State + "/pids/" + name + ".pid")
+	if err != nil {
+		tb.Fatalf("dev sites: %v", err)
+	}
+	var pid int
+	if _, err := fmt.Sscan(string(b), &pid); err != nil {
+		tb.Fatalf("dev sites: %s.pid: %v", name, err)
+	}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
+		tb.Fatalf("dev sites: %s (%d) is not running", name, pid)
+	}
+	return pid
+}
