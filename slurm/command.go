@@ -9,7 +9,7 @@ import (
 const MaxArgLen = 64 << 10
 
 // Quote quotes s as one word for a POSIX shell (and for csh, given no newline):
-// single quotes around it, each single quote written as '\''. Every byte but NUL
+// single quotes around it, each single quote written as '\”. Every byte but NUL
 // passes literally.
 func Quote(s string) string {
 	// A bare word must not start with '=' (zsh expands =cmd) or '~'.
