@@ -9,8 +9,8 @@ import (
 const MaxArgLen = 64 << 10
 
 // Quote quotes s as one word for a POSIX shell (and for csh, given no newline):
-// single quotes around it, each single quote written as '\”. Every byte but NUL
-// passes literally.
+// single quotes around it, each single quote closed, escaped and reopened. Every
+// byte but NUL passes literally.
 func Quote(s string) string {
 	// A bare word must not start with '=' (zsh expands =cmd) or '~'.
 	if s != "" && s[0] != '=' && strings.IndexFunc(s, func(r rune) bool {
