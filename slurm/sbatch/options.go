@@ -417,6 +417,28 @@ func (o Options) Validate() error {
 	return nil
 }
 
+// Effective returns the options with the adjustments sbatch makes once it
+// has read all of them, before it sends the job: with both --nodes and
+// --ntasks given, the node count is capped at the task count ("-N 3 -n 2"
+// asks for 2 nodes, as sbatch warns: "can't run 2 processes on 3 nodes,
+// setting nnodes to 2"). Keep the options as read for Merge and Args (sbatch
+// adjusts again after merging) and use Effective for what the site will be
+// asked for. sbatch also raises the minimum node count to the number of
+// hosts in --nodelist; that needs a hostlist parser and is left to the
+// caller.
+func (o Options) Effective() Options {
+	if o.IsSet("nodes") && o.IsSet("ntasks") {
+		n := o.NTasks
+		if n < o.Nodes.Max {
+			o.Nodes.Max = n
+		}
+		if n < o.Nodes.Min {
+			o.Nodes = NodeRange{Min: n, Max: n}
+		}
+	}
+	return o
+}
+
 // ScontrolField maps each option of the model to the field of
 // `scontrol show job` that shows its effect, for comparing what the gateway
 // parsed with what the site accepted. Slurm may adjust some of them when it

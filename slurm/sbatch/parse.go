@@ -128,19 +128,17 @@ func Parse(r io.Reader) (*Script, error) {
 	comps = append(comps, cur)
 	s.Foreign = foreignLines(lines)
 
+	// sbatch reads each component in turn, setting each option as
+	// getopt finds it: the first complaint in that order is the one
+	// reported.
 	for c, toks := range comps {
-		dirs, err := getopt(toks, true)
+		dirs, opts, err := readOptions(toks, true, c)
 		if err != nil {
 			return nil, err
 		}
-		for i := range dirs {
-			dirs[i].Component = c
-		}
 		s.Directives = append(s.Directives, dirs...)
 		if c == 0 {
-			if s.Options, err = apply(dirs); err != nil {
-				return nil, err
-			}
+			s.Options = opts
 		}
 	}
 	return s, nil
@@ -158,11 +156,7 @@ func ParseArgs(args []string) (*Script, error) {
 		}
 		toks[i] = token{text: a}
 	}
-	dirs, err := getopt(toks, false)
-	if err != nil {
-		return nil, err
-	}
-	opts, err := apply(dirs)
+	dirs, opts, err := readOptions(toks, false, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -310,11 +304,58 @@ func hetWord(s string) string {
 	return ""
 }
 
+// readOptions reads the options of one job component from its words and
+// sets them, in order, as sbatch does.
+func readOptions(toks []token, script bool, component int) ([]Directive, Options, error) {
+	var o Options
+	dirs, err := getopt(toks, script, func(d Directive) error {
+		d.Component = component
+		return o.setDirective(d)
+	})
+	if err != nil {
+		return nil, Options{}, err
+	}
+	for i := range dirs {
+		dirs[i].Component = component
+	}
+	if err := o.Validate(); err != nil {
+		var line int
+		for _, d := range dirs {
+			if d.Name == "mem" || d.Name == "mem-per-cpu" || d.Name == "mem-per-gpu" {
+				line = d.Line
+			}
+		}
+		err.(*Error).Line = line
+		return nil, Options{}, err
+	}
+	return dirs, o, nil
+}
+
+// setDirective sets an option of the model from a directive (and ignores
+// options outside the model).
+func (o *Options) setDirective(d Directive) error {
+	i, ok := lookupField(d.Name)
+	if !ok {
+		return nil
+	}
+	if err := fields[i].set(o, d.Name, d.Value, d.HasValue); err != nil {
+		return errorf(d.Line, d.Flag, ErrInvalidValue, err.Error())
+	}
+	o.set |= 1 << i
+	return nil
+}
+
 // getopt reads options from words as glibc's getopt_long does with sbatch's
 // option table and option string (which starts with '+': the first word
-// that is not an option ends the options, and is an error here).
-func getopt(toks []token, script bool) ([]Directive, error) {
+// that is not an option ends the options, and is an error here). Each
+// option is passed to yield as soon as it is read; an error from yield
+// stops the reading.
+func getopt(toks []token, script bool, yield func(Directive) error) ([]Directive, error) {
 	var dirs []Directive
+	add := func(d Directive) error {
+		dirs = append(dirs, d)
+		return yield(d)
+	}
 	stray := func(t token) error {
 		if script {
 			return errorf(t.line, "", ErrSyntax, fmt.Sprintf("Invalid directive found in batch script: %s", t.text))
@@ -355,7 +396,9 @@ func getopt(toks []token, script bool) ([]Directive, error) {
 					value, hasValue = toks[i].text, true
 				}
 			}
-			dirs = append(dirs, Directive{Line: t.line, Prefix: t.prefix, Flag: flag, Name: def.name, Value: value, HasValue: hasValue})
+			if err := add(Directive{Line: t.line, Prefix: t.prefix, Flag: flag, Name: def.name, Value: value, HasValue: hasValue}); err != nil {
+				return nil, err
+			}
 		default:
 			for j := 1; j < len(t.text); j++ {
 				c := t.text[j]
@@ -375,39 +418,16 @@ func getopt(toks []token, script bool) ([]Directive, error) {
 						i++
 						d.Value, d.HasValue = toks[i].text, true
 					}
-					dirs = append(dirs, d)
+					if err := add(d); err != nil {
+						return nil, err
+					}
 					break
 				}
-				dirs = append(dirs, d)
+				if err := add(d); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
 	return dirs, nil
-}
-
-// apply sets the model's options from directives in order, as sbatch's
-// option setters do, and runs sbatch's checks across options.
-func apply(dirs []Directive) (Options, error) {
-	var o Options
-	for _, d := range dirs {
-		i, ok := lookupField(d.Name)
-		if !ok {
-			continue
-		}
-		if err := fields[i].set(&o, d.Name, d.Value, d.HasValue); err != nil {
-			return Options{}, errorf(d.Line, d.Flag, ErrInvalidValue, err.Error())
-		}
-		o.set |= 1 << i
-	}
-	if err := o.Validate(); err != nil {
-		var line int
-		for _, d := range dirs {
-			if d.Name == "mem" || d.Name == "mem-per-cpu" || d.Name == "mem-per-gpu" {
-				line = d.Line
-			}
-		}
-		err.(*Error).Line = line
-		return Options{}, err
-	}
-	return o, nil
 }

@@ -23,7 +23,7 @@ type optDef struct {
 // binary itself reports it: every long option was found from getopt_long's
 // "is ambiguous; possibilities:" answers to each prefix, and its argument
 // kind from "requires an argument" / "doesn't allow an argument" (see
-// TestOptionTableAgainstSbatch, which re-derives it with -update). Options a
+// TestOracleOptionTable, which re-derives it with -update). Options a
 // site adds through SPANK plugins are not in it: Parse calls them unknown.
 var sbatchOptions = []optDef{
 	{name: "account", arg: argRequired, short: 'A'},

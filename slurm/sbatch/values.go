@@ -319,15 +319,17 @@ func (m OpenMode) String() string {
 
 // Switches is --switches=count[@max-time]: the most leaf switches the job
 // may span, and how long it may wait for that (scontrol Switches and
-// Wait-for-Switch). Wait is 0 when not given.
+// Wait-for-Switch). Wait is Infinite when no time is given, as in sbatch
+// (which reads "@INFINITE" the same way); "@0" is a real zero wait.
 type Switches struct {
 	Count int
 	Wait  time.Duration
 }
 
-// String formats the value as --switches takes it.
+// String formats the value as --switches takes it (and sbatch -v prints
+// it): "2", "2@01:00:00".
 func (s Switches) String() string {
-	if s.Wait == 0 {
+	if s.Wait == Infinite {
 		return strconv.Itoa(s.Count)
 	}
 	return strconv.Itoa(s.Count) + "@" + FormatTime(s.Wait)
@@ -339,7 +341,7 @@ func parseSwitches(arg string) (Switches, error) {
 	if err != nil {
 		return Switches{}, err
 	}
-	s := Switches{Count: n}
+	s := Switches{Count: n, Wait: Infinite}
 	if hasWait {
 		// sbatch accepts an unreadable time here and sends NO_VAL;
 		// refuse it instead.

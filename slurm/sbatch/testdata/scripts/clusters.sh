@@ -1,0 +1,4 @@
+#!/bin/bash
+#SBATCH -M other-cluster
+#SBATCH --time=10
+srun ./a.out

@@ -1,0 +1,4 @@
+#!/bin/bash
+#SBATCH --time=10
+srun ./a.out
+echo done

@@ -1,0 +1,4 @@
+#!/bin/bash
+#SBATCH --comment= --job-name=
+#SBATCH --comment=#looks-like-a-comment
+srun ./a.out

@@ -1,0 +1,3 @@
+#!/bin/bash
+#SBATCH --time=10 --nodes=2
+srun ./a.out

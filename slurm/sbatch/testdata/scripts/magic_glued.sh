@@ -1,0 +1,4 @@
+#!/bin/bash
+#SBATCH--time=5
+#SBATCH-N3
+srun ./a.out

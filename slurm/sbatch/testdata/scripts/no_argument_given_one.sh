@@ -1,0 +1,3 @@
+#!/bin/bash
+#SBATCH --hold=yes
+srun ./a.out

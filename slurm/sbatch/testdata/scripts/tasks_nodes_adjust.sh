@@ -1,0 +1,3 @@
+#!/bin/bash
+#SBATCH -N 4-8 -n 2
+srun ./a.out

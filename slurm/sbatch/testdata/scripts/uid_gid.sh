@@ -1,0 +1,3 @@
+#!/bin/bash
+#SBATCH --uid=0 --gid=0
+srun ./a.out

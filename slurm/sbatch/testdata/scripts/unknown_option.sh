@@ -1,0 +1,4 @@
+#!/bin/bash
+#SBATCH --job-name=x
+#SBATCH --gpu=1
+srun ./a.out
