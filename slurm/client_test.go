@@ -212,3 +212,79 @@ func sha256sum(b []byte) []byte {
 	h.Write(b)
 	return h.Sum(nil)
 }
+
+// TestConcurrentBelowMaxSessions: 200 concurrent commands on one connection to an
+// sshd with MaxSessions 10 all run; sessions wait their turn, none is refused.
+func TestConcurrentBelowMaxSessions(t *testing.T) {
+	env := devsites.Load(t)
+	for _, ex := range executors() {
+		t.Run(ex.name, func(t *testing.T) {
+			c := mustClient(t, env, env.Sites[0], "bob", withKey, ex.shells)
+			errs := make(chan error, 200)
+			for i := 0; i < 200; i++ {
+				go func() {
+					res, err := c.Run(t.Context(), slurm.Command{Args: []string{"echo", fmt.Sprint(i)}})
+					if err == nil && string(res.Stdout) != fmt.Sprintf("%d\n", i) {
+						err = fmt.Errorf("command %d printed %q", i, res.Stdout)
+					}
+					errs <- err
+				}()
+			}
+			for i := 0; i < 200; i++ {
+				if err := <-errs; err != nil {
+					t.Error(err)
+				}
+			}
+			if c.Dials() != 1 {
+				t.Fatalf("%d connections for 200 commands, want 1", c.Dials())
+			}
+		})
+	}
+}
+
+// TestProxyJump reaches one site's login node through another's (ProxyJump),
+// verifying both host keys.
+func TestProxyJump(t *testing.T) {
+	env := devsites.Load(t)
+	jump, target := env.Sites[0], env.Sites[1]
+	kh, err := slurm.LoadKnownHosts(env.KnownHosts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := slurm.KeyFile(env.Keys["alice"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := slurm.NewClient(slurm.Config{Site: target.Name,
+		Hop:   slurm.Hop{Addr: target.Addr, User: "alice", Auth: []ssh.AuthMethod{auth}, KnownHosts: kh},
+		Jumps: []slurm.Hop{{Addr: jump.Addr, User: "alice", Auth: []ssh.AuthMethod{auth}, KnownHosts: kh}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	res, err := c.Run(t.Context(), slurm.Command{Args: []string{"sh", "-c", "echo $SLURM_CONF"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(res.Stdout)); got != target.SlurmConf {
+		t.Fatalf("through %s reached a login node with SLURM_CONF=%s, want %s", jump.Name, got, target.SlurmConf)
+	}
+}
+
+// TestRedialAfterConnectionLoss: when the connection dies between commands, the
+// next command redials and runs.
+func TestRedialAfterConnectionLoss(t *testing.T) {
+	env := devsites.Load(t)
+	c := mustClient(t, env, env.Sites[0], "alice", withKey, 1)
+	if _, err := c.Run(t.Context(), slurm.Command{Args: []string{"true"}}); err != nil {
+		t.Fatal(err)
+	}
+	c.Drop()
+	res, err := c.Run(t.Context(), slurm.Command{Args: []string{"echo", "again"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(res.Stdout) != "again\n" || c.Dials() != 2 {
+		t.Fatalf("after a lost connection: %q with %d dials, want again with 2", res.Stdout, c.Dials())
+	}
+}

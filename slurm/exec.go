@@ -298,21 +298,9 @@ func (c *Client) runSession(ctx context.Context, cmd Command) (*Result, error) {
 		return fail(false, err)
 	}
 	defer c.release()
-	var sess *ssh.Session
-	// A session that cannot be opened ran nothing: redial once.
-	for attempt := 0; ; attempt++ {
-		cn, err := c.conn(ctx)
-		if err != nil {
-			return fail(false, err)
-		}
-		sess, err = cn.client.NewSession()
-		if err == nil {
-			break
-		}
-		cn.kill(fmt.Errorf("open session: %w", err))
-		if attempt == 1 || ctx.Err() != nil {
-			return fail(false, fmt.Errorf("open session: %w", err))
-		}
+	sess, _, err := c.newSession(ctx)
+	if err != nil {
+		return fail(false, err)
 	}
 	defer sess.Close()
 	stdout := &limitedBuffer{max: c.cfg.MaxOutput}
@@ -324,7 +312,6 @@ func (c *Client) runSession(ctx context.Context, cmd Command) (*Result, error) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- sess.Wait() }()
-	var err error
 	select {
 	case err = <-done:
 	case <-ctx.Done():
@@ -364,6 +351,44 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	return b.Buffer.Write(p)
+}
+
+// newSession opens a session, which runs nothing yet. sshd may refuse it for a
+// moment ("no more sessions": it frees a closed session's slot only once it has
+// reaped the child): that is waited out with a backoff, on the same connection. A
+// connection that fails otherwise is dropped and redialled once.
+func (c *Client) newSession(ctx context.Context) (*ssh.Session, *conn, error) {
+	backoff := 5 * time.Millisecond
+	redialled := false
+	for {
+		cn, err := c.conn(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		sess, err := cn.client.NewSession()
+		if err == nil {
+			return sess, cn, nil
+		}
+		var oce *ssh.OpenChannelError
+		switch {
+		case errors.As(err, &oce) && cn.alive():
+			// Refused, not broken: wait for a slot.
+			if backoff > 2*time.Second {
+				return nil, nil, fmt.Errorf("open session: %w", err)
+			}
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return nil, nil, fmt.Errorf("open session: %w (%w)", err, ctx.Err())
+			}
+			backoff *= 2
+		case redialled || ctx.Err() != nil:
+			return nil, nil, fmt.Errorf("open session: %w", err)
+		default:
+			cn.kill(fmt.Errorf("open session: %w", err))
+			redialled = true
+		}
+	}
 }
 
 // errNoShell: no persistent shell can be had here; use a session.
@@ -440,22 +465,9 @@ func (c *Client) startShell(ctx context.Context) (*shell, error) {
 			c.release()
 		}
 	}()
-	var sess *ssh.Session
-	var cn *conn
-	for attempt := 0; ; attempt++ {
-		var err error
-		cn, err = c.conn(ctx)
-		if err != nil {
-			return nil, &RunError{Site: c.cfg.Site, Cmd: "shell", Err: err}
-		}
-		sess, err = cn.client.NewSession()
-		if err == nil {
-			break
-		}
-		cn.kill(fmt.Errorf("open session: %w", err))
-		if attempt == 1 || ctx.Err() != nil {
-			return nil, &RunError{Site: c.cfg.Site, Cmd: "shell", Err: fmt.Errorf("open session: %w", err)}
-		}
+	sess, cn, err := c.newSession(ctx)
+	if err != nil {
+		return nil, &RunError{Site: c.cfg.Site, Cmd: "shell", Err: err}
 	}
 	stdin, err1 := sess.StdinPipe()
 	stdout, err2 := sess.StdoutPipe()
