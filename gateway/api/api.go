@@ -2,23 +2,9 @@
 // codes, shared by the server (package gateway) and its clients (gateway/client,
 // stacli). It imports only the standard library.
 //
-// JSON follows ARCHITECTURE.md: lists are arrays, ids are strings, times RFC 3339
-// UTC, core_seconds an integer and core_hours a number. Fields are only ever added.
-package api
-
-import (
-	"errors"
-	"fmt"
-	"net/http"
-	"time"
-)
-
-// Version is the API's path prefix.
-const Version = "/v1"
-
-// Routes of the API. Every request carries "Authorization: Bearer TOKEN"; a
-// service token may name the user it acts for in X-STA-User. Errors are an *Error
-// body with the status of its code.
+// Routes. Every request carries "Authorization: Bearer TOKEN"; a service token may
+// name the user it acts for in X-STA-User. Errors are an *Error body with the
+// status of its code.
 //
 //	POST /v1/jobs                     SubmitRequest -> Job (201; 200 when an
 //	                                  Idempotency-Key replays an earlier request;
@@ -40,7 +26,20 @@ const Version = "/v1"
 //	POST /v1/admin/projects           Project -> Project
 //	GET  /v1/admin/projects           -> []Project
 //	POST /v1/admin/allocations        Grant -> Balance
-const Routes = "see the doc comment"
+//
+// JSON follows ARCHITECTURE.md: lists are arrays, ids are strings, times RFC 3339
+// UTC, core_seconds an integer and core_hours a number. Fields are only ever added.
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// Version is the API's path prefix.
+const Version = "/v1"
 
 // Header names.
 const (
