@@ -145,15 +145,28 @@ type EntryQuery struct {
 
 // Entries lists entries in the order they were booked.
 func (l *Ledger) Entries(ctx context.Context, q EntryQuery) ([]Entry, error) {
+	if q.JobID != "" {
+		// A job has a handful of entries, reached through the indexes of
+		// each kind; filter them here.
+		es, err := jobEntries(ctx, l.db, q.JobID)
+		if err != nil {
+			return nil, fmt.Errorf("accounting: entries: %w", err)
+		}
+		out := []Entry{}
+		for _, e := range es {
+			if e.ID > q.AfterID && (q.AllocationID == 0 || e.AllocationID == q.AllocationID) &&
+				(q.Project == "" || e.Project == q.Project) && (q.Kind == "" || e.Kind == q.Kind) &&
+				(q.Limit <= 0 || len(out) < q.Limit) {
+				out = append(out, e)
+			}
+		}
+		return out, nil
+	}
 	where := "WHERE e.entry_id > ?"
 	args := []any{q.AfterID}
 	if q.AllocationID != 0 {
 		where += " AND e.allocation_id = ?"
 		args = append(args, q.AllocationID)
-	}
-	if q.JobID != "" {
-		where += " AND e.job_id = ?"
-		args = append(args, q.JobID)
 	}
 	if q.Project != "" {
 		where += " AND a.project = ?"

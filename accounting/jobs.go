@@ -1,10 +1,12 @@
 package accounting
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -133,44 +135,78 @@ func (l *Ledger) placeHold(ctx context.Context, tx *sql.Tx, req HoldRequest) (Ho
 		return Hold{}, err
 	}
 
-	alloc, err := allocationAt(ctx, tx, req.Project, req.Site, at)
+	t, err := termsAt(ctx, tx, req.Project, req.Site, req.Partition, at)
 	if err != nil {
 		return Hold{}, err
 	}
-	rate, err := rateAt(ctx, tx, req.Site, req.Partition, at)
+	if t.allocationID == 0 {
+		_, err := allocationAt(ctx, tx, req.Project, req.Site, at) // says why
+		return Hold{}, err
+	}
+	if !t.rate.Valid {
+		_, err := rateAt(ctx, tx, req.Site, req.Partition, at)
+		return Hold{}, err
+	}
+	rate := t.rate.Int64
+	amount, err := HoldAmount(req.Nodes, req.CPUsPerNode, req.TimeLimit, rate)
 	if err != nil {
 		return Hold{}, err
 	}
-	amount, err := HoldAmount(req.Nodes, req.CPUsPerNode, req.TimeLimit, rate.Thousandths)
-	if err != nil {
-		return Hold{}, err
-	}
-	avail, err := available(ctx, tx, alloc.ID)
-	if err != nil {
-		return Hold{}, err
-	}
-	if !alloc.Overdraft.allows(avail, amount) {
-		od := int64(alloc.Overdraft)
+	alloc := struct{ ID int64 }{t.allocationID}
+	avail := t.available
+	if !t.overdraft.allows(avail, amount) {
 		return Hold{}, &InsufficientError{Project: req.Project, Site: req.Site, AllocationID: alloc.ID,
-			Requested: amount, Available: avail, Overdraft: od}
+			Requested: amount, Available: avail, Overdraft: int64(t.overdraft)}
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO acct_jobs
 		(job_id, tag, allocation_id, project, site, slurm_partition, user_name, nodes, cpus_per_node, time_limit, rate, hold_amount, held_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		req.JobID, tag, alloc.ID, req.Project, req.Site, req.Partition, req.User, req.Nodes, req.CPUsPerNode,
-		limit, rate.Thousandths, amount, at.Unix()); err != nil {
+		limit, rate, amount, at.Unix()); err != nil {
 		if isUnique(err) {
 			return Hold{}, conflictf("tag %q is already another job's", tag)
 		}
 		return Hold{}, err
 	}
 	id, err := insertEntry(ctx, tx, entryRow{kind: KindHold, allocationID: alloc.ID, jobID: req.JobID, amount: amount,
-		rate: rate.Thousandths, month: MonthOf(at), at: at, recordedAt: now, who: req.Who, why: req.Why})
+		rate: rate, month: MonthOf(at), at: at, recordedAt: now, who: req.Who, why: req.Why})
 	if err != nil {
 		return Hold{}, err
 	}
 	return Hold{JobID: req.JobID, EntryID: id, AllocationID: alloc.ID, CoreSeconds: amount, CoreHours: hours(amount),
-		Rate: rate.Thousandths, At: at, AvailableCoreSeconds: avail - amount}, nil
+		Rate: rate, At: at, AvailableCoreSeconds: avail - amount}, nil
+}
+
+// terms are what a hold or a charge at a given time depends on, read in one
+// statement: the allocation of (project, site) covering that time (0 if
+// none), its overdraft and what it has left, and the rate of (site,
+// partition) then (NULL if none).
+type terms struct {
+	allocationID int64
+	overdraft    Overdraft
+	available    int64
+	rate         sql.NullInt64
+}
+
+func termsAt(ctx context.Context, q querier, project, site, partition string, at time.Time) (terms, error) {
+	var t terms
+	var alloc, overdraft, avail sql.NullInt64
+	err := q.QueryRowContext(ctx, `SELECT a.allocation_id, a.overdraft,
+		       b.granted + b.adjusted + b.refunded - b.charged - b.held,
+		       coalesce(
+		           (SELECT thousandths FROM acct_rates WHERE site = ?2 AND slurm_partition = ?3 AND effective_from <= ?4
+		             ORDER BY effective_from DESC LIMIT 1),
+		           (SELECT thousandths FROM acct_rates WHERE site = ?2 AND slurm_partition = '*' AND effective_from <= ?4
+		             ORDER BY effective_from DESC LIMIT 1))
+		FROM (SELECT 1) LEFT JOIN acct_allocations a
+		       ON a.project = ?1 AND a.site = ?2 AND a.starts_at <= ?4 AND ?4 < a.ends_at
+		LEFT JOIN acct_balances b ON b.allocation_id = a.allocation_id`,
+		project, site, partition, at.Unix()).Scan(&alloc, &overdraft, &avail, &t.rate)
+	if err != nil {
+		return terms{}, fmt.Errorf("terms for %s at %s: %w", project, site, err)
+	}
+	t.allocationID, t.overdraft, t.available = alloc.Int64, Overdraft(overdraft.Int64), avail.Int64
+	return t, nil
 }
 
 // available is what an allocation has left: granted + adjusted + refunded -
@@ -247,14 +283,58 @@ func (l *Ledger) ChargeJob(ctx context.Context, req ChargeRequest) (Charge, erro
 // ChargeJobTx is ChargeJob on the caller's transaction.
 func (l *Ledger) ChargeJobTx(ctx context.Context, tx *sql.Tx, req ChargeRequest) (Charge, error) {
 	var out Charge
-	err := atomically(ctx, tx, fmt.Sprintf("charge job %q", req.JobID), func() (err error) {
-		out, err = l.charge(ctx, tx, req)
+	err := atomically(ctx, tx, fmt.Sprintf("charge job %q", req.JobID), func() error {
+		st, err := loadJobState(ctx, tx, req.JobID)
+		if err != nil {
+			return err
+		}
+		out, err = l.charge(ctx, tx, &st, req)
 		return err
 	})
 	return out, err
 }
 
-func (l *Ledger) charge(ctx context.Context, tx *sql.Tx, req ChargeRequest) (Charge, error) {
+// jobState is a job and its charge and release entries, if any.
+type jobState struct {
+	job     jobRow
+	charge  *Entry
+	release *Entry
+}
+
+// loadJobState reads a job and its charge and release in one statement
+// (ErrNotFound if the job has no hold).
+func loadJobState(ctx context.Context, q querier, jobID string) (jobState, error) {
+	var st jobState
+	j := &st.job
+	var cID, cAlloc, cAmount, cFrom, cOver, cCPU, cRate, cMonth, cAt, rID, rAmount, rAt sql.NullInt64
+	err := q.QueryRowContext(ctx, `SELECT `+jobColsJ+`,
+		       c.entry_id, c.allocation_id, c.amount, c.from_hold, c.overrun, c.cpu_seconds, c.rate, c.month, c.at,
+		       r.entry_id, r.amount, r.at
+		FROM acct_jobs j
+		LEFT JOIN acct_entries c ON c.job_id = j.job_id AND c.kind = 'charge'
+		LEFT JOIN acct_entries r ON r.job_id = j.job_id AND r.kind = 'release'
+		WHERE j.job_id = ?`, jobID).Scan(&j.JobID, &j.Tag, &j.AllocationID, &j.Project, &j.Site, &j.Partition, &j.User,
+		&j.Nodes, &j.CPUsPerNode, &j.TimeLimit, &j.Rate, &j.HoldAmount, &j.HeldAt, &j.Cluster, &j.SiteJobID,
+		&cID, &cAlloc, &cAmount, &cFrom, &cOver, &cCPU, &cRate, &cMonth, &cAt, &rID, &rAmount, &rAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return jobState{}, notFoundf("job %q has no hold", jobID)
+	}
+	if err != nil {
+		return jobState{}, fmt.Errorf("job %q: %w", jobID, err)
+	}
+	if cID.Valid {
+		st.charge = &Entry{ID: cID.Int64, Kind: KindCharge, AllocationID: cAlloc.Int64, JobID: jobID, CoreSeconds: cAmount.Int64,
+			CoreHours: hours(cAmount.Int64), FromHoldCoreSeconds: cFrom.Int64, OverrunCoreSeconds: cOver.Int64,
+			CPUSeconds: cCPU.Int64, Rate: cRate.Int64, Month: Month(cMonth.Int64), At: fromUnix(cAt.Int64)}
+	}
+	if rID.Valid {
+		st.release = &Entry{ID: rID.Int64, Kind: KindRelease, AllocationID: j.AllocationID, JobID: jobID,
+			CoreSeconds: rAmount.Int64, CoreHours: hours(rAmount.Int64), At: fromUnix(rAt.Int64)}
+	}
+	return st, nil
+}
+
+func (l *Ledger) charge(ctx context.Context, tx *sql.Tx, st *jobState, req ChargeRequest) (Charge, error) {
 	if err := checkNames("job id", req.JobID, "who", req.Who); err != nil {
 		return Charge{}, err
 	}
@@ -265,31 +345,25 @@ func (l *Ledger) charge(ctx context.Context, tx *sql.Tx, req ChargeRequest) (Cha
 		return Charge{}, invalidf("no end time: only a job that ended can be charged")
 	}
 	ended := req.EndedAt.UTC().Truncate(time.Second)
-	job, err := loadJob(ctx, tx, req.JobID)
-	if err != nil {
-		return Charge{}, err
-	}
-	if prev, err := jobEntry(ctx, tx, req.JobID, KindCharge); err == nil {
+	job := st.job
+	if prev := st.charge; prev != nil {
 		if prev.CPUSeconds != req.CPUSeconds || !prev.At.Equal(ended) {
 			return Charge{}, conflictf("job %q was already charged %d core-seconds for %d CPU-seconds ending %s; correct it with a refund or an adjustment",
 				req.JobID, prev.CoreSeconds, prev.CPUSeconds, prev.At.Format(time.RFC3339))
 		}
-		return chargeFromEntry(prev, job.HoldAmount, true), nil
-	} else if !errors.Is(err, ErrNotFound) {
+		return chargeFromEntry(*prev, job.HoldAmount, true), nil
+	}
+	t, err := termsAt(ctx, tx, job.Project, job.Site, job.Partition, ended)
+	if err != nil {
 		return Charge{}, err
 	}
-
-	allocID := job.AllocationID
-	if a, err := allocationAt(ctx, tx, job.Project, job.Site, ended); err == nil {
-		allocID = a.ID
-	} else if !errors.Is(err, ErrNoAllocation) {
-		return Charge{}, err
+	allocID := job.AllocationID // no allocation covers the end: the hold's
+	if t.allocationID != 0 {
+		allocID = t.allocationID
 	}
-	rate := job.Rate
-	if r, err := rateAt(ctx, tx, job.Site, job.Partition, ended); err == nil {
-		rate = r.Thousandths
-	} else if !errors.Is(err, ErrNoRate) {
-		return Charge{}, err
+	rate := job.Rate // no rate in force at the end: the hold's
+	if t.rate.Valid {
+		rate = t.rate.Int64
 	}
 	amount, err := ChargeAmount(req.CPUSeconds, rate)
 	if err != nil {
@@ -299,12 +373,8 @@ func (l *Ledger) charge(ctx context.Context, tx *sql.Tx, req ChargeRequest) (Cha
 	// and the hold has not been released; otherwise the release gives the
 	// whole hold back.
 	var fromHold int64
-	if allocID == job.AllocationID {
-		if _, err := jobEntry(ctx, tx, req.JobID, KindRelease); errors.Is(err, ErrNotFound) {
-			fromHold = min(amount, job.HoldAmount)
-		} else if err != nil {
-			return Charge{}, err
-		}
+	if allocID == job.AllocationID && st.release == nil {
+		fromHold = min(amount, job.HoldAmount)
 	}
 	overrun := max(0, amount-job.HoldAmount)
 	now := l.nowUTC()
@@ -315,9 +385,10 @@ func (l *Ledger) charge(ctx context.Context, tx *sql.Tx, req ChargeRequest) (Cha
 	if err != nil {
 		return Charge{}, err
 	}
-	return Charge{JobID: req.JobID, EntryID: id, AllocationID: allocID, CPUSeconds: req.CPUSeconds, Rate: rate,
-		CoreSeconds: amount, CoreHours: hours(amount), HoldCoreSeconds: job.HoldAmount, FromHoldCoreSeconds: fromHold,
-		OverrunCoreSeconds: overrun, Month: e.month, EndedAt: ended}, nil
+	st.charge = &Entry{ID: id, Kind: KindCharge, AllocationID: allocID, JobID: req.JobID, CoreSeconds: amount,
+		CoreHours: hours(amount), FromHoldCoreSeconds: fromHold, OverrunCoreSeconds: overrun, CPUSeconds: req.CPUSeconds,
+		Rate: rate, Month: e.month, At: ended}
+	return chargeFromEntry(*st.charge, job.HoldAmount, false), nil
 }
 
 func chargeFromEntry(e Entry, hold int64, replayed bool) Charge {
@@ -362,32 +433,29 @@ func (l *Ledger) ReleaseJob(ctx context.Context, req ReleaseRequest) (Release, e
 // ReleaseJobTx is ReleaseJob on the caller's transaction.
 func (l *Ledger) ReleaseJobTx(ctx context.Context, tx *sql.Tx, req ReleaseRequest) (Release, error) {
 	var out Release
-	err := atomically(ctx, tx, fmt.Sprintf("release job %q", req.JobID), func() (err error) {
-		out, err = l.release(ctx, tx, req)
+	err := atomically(ctx, tx, fmt.Sprintf("release job %q", req.JobID), func() error {
+		st, err := loadJobState(ctx, tx, req.JobID)
+		if err != nil {
+			return err
+		}
+		out, err = l.release(ctx, tx, &st, req)
 		return err
 	})
 	return out, err
 }
 
-func (l *Ledger) release(ctx context.Context, tx *sql.Tx, req ReleaseRequest) (Release, error) {
+func (l *Ledger) release(ctx context.Context, tx *sql.Tx, st *jobState, req ReleaseRequest) (Release, error) {
 	if err := checkNames("job id", req.JobID, "who", req.Who); err != nil {
 		return Release{}, err
 	}
-	job, err := loadJob(ctx, tx, req.JobID)
-	if err != nil {
-		return Release{}, err
-	}
-	if prev, err := jobEntry(ctx, tx, req.JobID, KindRelease); err == nil {
+	job := st.job
+	if prev := st.release; prev != nil {
 		return Release{JobID: prev.JobID, EntryID: prev.ID, AllocationID: prev.AllocationID, CoreSeconds: prev.CoreSeconds,
 			CoreHours: prev.CoreHours, At: prev.At, Replayed: true}, nil
-	} else if !errors.Is(err, ErrNotFound) {
-		return Release{}, err
 	}
 	var used int64
-	if ch, err := jobEntry(ctx, tx, req.JobID, KindCharge); err == nil {
-		used = ch.FromHoldCoreSeconds
-	} else if !errors.Is(err, ErrNotFound) {
-		return Release{}, err
+	if st.charge != nil {
+		used = st.charge.FromHoldCoreSeconds
 	}
 	amount := job.HoldAmount - used
 	now := l.nowUTC()
@@ -396,6 +464,8 @@ func (l *Ledger) release(ctx context.Context, tx *sql.Tx, req ReleaseRequest) (R
 	if err != nil {
 		return Release{}, err
 	}
+	st.release = &Entry{ID: id, Kind: KindRelease, AllocationID: job.AllocationID, JobID: req.JobID, CoreSeconds: amount,
+		CoreHours: hours(amount), At: now}
 	return Release{JobID: req.JobID, EntryID: id, AllocationID: job.AllocationID, CoreSeconds: amount,
 		CoreHours: hours(amount), At: now}, nil
 }
@@ -421,11 +491,15 @@ func (l *Ledger) SettleJob(ctx context.Context, req ChargeRequest) (Settlement, 
 // that records the job's final state).
 func (l *Ledger) SettleJobTx(ctx context.Context, tx *sql.Tx, req ChargeRequest) (Settlement, error) {
 	var out Settlement
-	err := atomically(ctx, tx, fmt.Sprintf("settle job %q", req.JobID), func() (err error) {
-		if out.Charge, err = l.charge(ctx, tx, req); err != nil {
+	err := atomically(ctx, tx, fmt.Sprintf("settle job %q", req.JobID), func() error {
+		st, err := loadJobState(ctx, tx, req.JobID)
+		if err != nil {
 			return err
 		}
-		out.Release, err = l.release(ctx, tx, ReleaseRequest{JobID: req.JobID, Who: req.Who, Why: req.Why})
+		if out.Charge, err = l.charge(ctx, tx, &st, req); err != nil {
+			return err
+		}
+		out.Release, err = l.release(ctx, tx, &st, ReleaseRequest{JobID: req.JobID, Who: req.Who, Why: req.Why})
 		return err
 	})
 	return out, err
@@ -623,7 +697,7 @@ func getEntry(ctx context.Context, q querier, id int64) (Entry, error) {
 // jobEntry is the job's entry of kind (hold, charge or release: at most one
 // each), ErrNotFound if there is none.
 func jobEntry(ctx context.Context, q querier, jobID string, kind Kind) (Entry, error) {
-	es, err := queryEntries(ctx, q, `WHERE e.job_id = ? AND e.kind = ?`, jobID, string(kind))
+	es, err := queryEntries(ctx, q, jobKindWhere(kind), jobID)
 	if err != nil {
 		return Entry{}, err
 	}
@@ -631,6 +705,30 @@ func jobEntry(ctx context.Context, q querier, jobID string, kind Kind) (Entry, e
 		return Entry{}, notFoundf("no %s for job %q", kind, jobID)
 	}
 	return es[0], nil
+}
+
+// jobKindWhere selects a job's entries of one kind. The kind is written
+// literally so that SQLite uses the partial index of that kind.
+func jobKindWhere(kind Kind) string {
+	switch kind {
+	case KindHold, KindCharge, KindRelease, KindRefund:
+		return `WHERE e.job_id = ? AND e.kind = '` + string(kind) + `'`
+	}
+	return `WHERE e.job_id = ? AND 0` // grants and adjustments have no job
+}
+
+// jobEntries are all the entries of a job, in booking order.
+func jobEntries(ctx context.Context, q querier, jobID string) ([]Entry, error) {
+	var all []Entry
+	for _, k := range []Kind{KindHold, KindCharge, KindRelease, KindRefund} {
+		es, err := queryEntries(ctx, q, jobKindWhere(k), jobID)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, es...)
+	}
+	slices.SortFunc(all, func(a, b Entry) int { return cmp.Compare(a.ID, b.ID) })
+	return all, nil
 }
 
 // ---- Jobs ----
@@ -739,7 +837,7 @@ func (l *Ledger) Job(ctx context.Context, jobID string) (JobRecord, error) {
 	if err != nil {
 		return JobRecord{}, fmt.Errorf("accounting: %w", err)
 	}
-	es, err := queryEntries(ctx, l.db, `WHERE e.job_id = ? ORDER BY e.entry_id`, jobID)
+	es, err := jobEntries(ctx, l.db, jobID)
 	if err != nil {
 		return JobRecord{}, fmt.Errorf("accounting: job %q: %w", jobID, err)
 	}

@@ -108,7 +108,7 @@ CREATE TABLE acct_jobs (
     held_at         INTEGER NOT NULL,
     cluster         TEXT,
     site_job_id     TEXT
-) STRICT;
+) STRICT, WITHOUT ROWID;
 
 CREATE INDEX acct_jobs_by_site_job ON acct_jobs (site, site_job_id) WHERE site_job_id IS NOT NULL;
 CREATE INDEX acct_jobs_by_site_held ON acct_jobs (site, held_at);
@@ -170,9 +170,11 @@ CREATE TABLE acct_entries (
 CREATE UNIQUE INDEX acct_entries_one_hold_per_job ON acct_entries (job_id) WHERE kind = 'hold';
 CREATE UNIQUE INDEX acct_entries_one_charge_per_job ON acct_entries (job_id) WHERE kind = 'charge';
 CREATE UNIQUE INDEX acct_entries_one_release_per_job ON acct_entries (job_id) WHERE kind = 'release';
+-- A job's entries are found through these (queries name the kind literally
+-- so that the partial indexes apply) and this one for refunds:
+CREATE INDEX acct_entries_refunds_by_job ON acct_entries (job_id) WHERE kind = 'refund';
 -- Idempotency by request for grants, adjustments and refunds.
 CREATE UNIQUE INDEX acct_entries_by_request ON acct_entries (request_id) WHERE request_id IS NOT NULL;
-CREATE INDEX acct_entries_by_job ON acct_entries (job_id) WHERE job_id IS NOT NULL;
 CREATE INDEX acct_entries_by_allocation ON acct_entries (allocation_id, at);
 CREATE INDEX acct_entries_overruns ON acct_entries (month) WHERE kind = 'charge' AND overrun > 0;
 
