@@ -114,9 +114,15 @@ func (l *Ledger) placeHold(ctx context.Context, tx *sql.Tx, req HoldRequest) (Ho
 	}
 	limit := int64((req.TimeLimit + time.Second - 1) / time.Second)
 
-	job, err := loadJob(ctx, tx, req.JobID)
-	switch {
-	case err == nil:
+	t, err := termsAt(ctx, tx, req.Project, req.Site, req.Partition, at, req.JobID)
+	if err != nil {
+		return Hold{}, err
+	}
+	if t.jobExists {
+		job, err := loadJob(ctx, tx, req.JobID)
+		if err != nil {
+			return Hold{}, err
+		}
 		if job.Tag != tag || job.Project != req.Project || job.Site != req.Site || job.Partition != req.Partition ||
 			job.User != req.User || job.Nodes != req.Nodes || job.CPUsPerNode != req.CPUsPerNode || job.TimeLimit != limit {
 			return Hold{}, conflictf("job %q already has a hold computed from other figures", req.JobID)
@@ -131,13 +137,6 @@ func (l *Ledger) placeHold(ctx context.Context, tx *sql.Tx, req HoldRequest) (Ho
 		}
 		return Hold{JobID: job.JobID, EntryID: e.ID, AllocationID: job.AllocationID, CoreSeconds: job.HoldAmount,
 			CoreHours: hours(job.HoldAmount), Rate: job.Rate, At: fromUnix(job.HeldAt), AvailableCoreSeconds: avail, Replayed: true}, nil
-	case !errors.Is(err, ErrNotFound):
-		return Hold{}, err
-	}
-
-	t, err := termsAt(ctx, tx, req.Project, req.Site, req.Partition, at)
-	if err != nil {
-		return Hold{}, err
 	}
 	if t.allocationID == 0 {
 		_, err := allocationAt(ctx, tx, req.Project, req.Site, at) // says why
@@ -179,16 +178,17 @@ func (l *Ledger) placeHold(ctx context.Context, tx *sql.Tx, req HoldRequest) (Ho
 
 // terms are what a hold or a charge at a given time depends on, read in one
 // statement: the allocation of (project, site) covering that time (0 if
-// none), its overdraft and what it has left, and the rate of (site,
-// partition) then (NULL if none).
+// none), its overdraft and what it has left, the rate of (site, partition)
+// then (NULL if none), and whether the job is already known.
 type terms struct {
 	allocationID int64
 	overdraft    Overdraft
 	available    int64
 	rate         sql.NullInt64
+	jobExists    bool
 }
 
-func termsAt(ctx context.Context, q querier, project, site, partition string, at time.Time) (terms, error) {
+func termsAt(ctx context.Context, q querier, project, site, partition string, at time.Time, jobID string) (terms, error) {
 	var t terms
 	var alloc, overdraft, avail sql.NullInt64
 	err := q.QueryRowContext(ctx, `SELECT a.allocation_id, a.overdraft,
@@ -197,11 +197,12 @@ func termsAt(ctx context.Context, q querier, project, site, partition string, at
 		           (SELECT thousandths FROM acct_rates WHERE site = ?2 AND slurm_partition = ?3 AND effective_from <= ?4
 		             ORDER BY effective_from DESC LIMIT 1),
 		           (SELECT thousandths FROM acct_rates WHERE site = ?2 AND slurm_partition = '*' AND effective_from <= ?4
-		             ORDER BY effective_from DESC LIMIT 1))
+		             ORDER BY effective_from DESC LIMIT 1)),
+		       EXISTS (SELECT 1 FROM acct_jobs WHERE job_id = ?5)
 		FROM (SELECT 1) LEFT JOIN acct_allocations a
 		       ON a.project = ?1 AND a.site = ?2 AND a.starts_at <= ?4 AND ?4 < a.ends_at
 		LEFT JOIN acct_balances b ON b.allocation_id = a.allocation_id`,
-		project, site, partition, at.Unix()).Scan(&alloc, &overdraft, &avail, &t.rate)
+		project, site, partition, at.Unix(), jobID).Scan(&alloc, &overdraft, &avail, &t.rate, &t.jobExists)
 	if err != nil {
 		return terms{}, fmt.Errorf("terms for %s at %s: %w", project, site, err)
 	}
@@ -353,7 +354,7 @@ func (l *Ledger) charge(ctx context.Context, tx *sql.Tx, st *jobState, req Charg
 		}
 		return chargeFromEntry(*prev, job.HoldAmount, true), nil
 	}
-	t, err := termsAt(ctx, tx, job.Project, job.Site, job.Partition, ended)
+	t, err := termsAt(ctx, tx, job.Project, job.Site, job.Partition, ended, job.JobID)
 	if err != nil {
 		return Charge{}, err
 	}

@@ -444,7 +444,8 @@ func TestOverrunIsBookedAndReported(t *testing.T) {
 		t.Fatalf("charge = %+v", s.Charge)
 	}
 	b := AssertBalanceIsSumOfEntries(t, f.l, f.alloc.ID)
-	if b.RemainingCoreSeconds != -3*accounting.CoreHour || b.OverrunCoreSeconds != 4*accounting.CoreHour {
+	if b.RemainingCoreSeconds != -3*accounting.CoreHour || b.OverrunCoreSeconds != 4*accounting.CoreHour ||
+		b.ExhaustedAt == nil || !b.ExhaustedAt.Equal(t0) {
 		t.Errorf("balance = %+v", b)
 	}
 	over, err := f.l.Overruns(ctx, accounting.OverrunQuery{Project: "climate"})

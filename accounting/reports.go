@@ -187,7 +187,7 @@ type Balance struct {
 	BurnCoreSecondsPerDay int64     `json:"burn_core_seconds_per_day"`
 	BurnCoreHoursPerDay   float64   `json:"burn_core_hours_per_day"`
 	// ExhaustedAt is when the remaining core-seconds run out at that rate,
-	// if that is before the allocation ends.
+	// if that is before the allocation ends; now if nothing remains.
 	ExhaustedAt *time.Time `json:"exhausted_at,omitempty"`
 }
 
@@ -251,6 +251,10 @@ func (b *Balance) burn(from, now time.Time, used int64) {
 		hi = b.EndsAt
 	}
 	b.BurnFrom = lo
+	if b.RemainingCoreSeconds <= 0 {
+		t := now
+		b.ExhaustedAt = &t
+	}
 	secs := int64(hi.Sub(lo) / time.Second)
 	if secs <= 0 || used <= 0 {
 		return
@@ -258,9 +262,7 @@ func (b *Balance) burn(from, now time.Time, used int64) {
 	perDay := float64(used) * 86400 / float64(secs)
 	b.BurnCoreSecondsPerDay = int64(math.Round(perDay))
 	b.BurnCoreHoursPerDay = perDay / float64(CoreHour)
-	if b.RemainingCoreSeconds <= 0 {
-		t := now
-		b.ExhaustedAt = &t
+	if b.ExhaustedAt != nil {
 		return
 	}
 	left := float64(b.RemainingCoreSeconds) / perDay * 86400 // seconds
