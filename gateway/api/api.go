@@ -129,6 +129,12 @@ type SubmitRequest struct {
 type ArrayTasks struct {
 	Total   int              `json:"total"`
 	ByState map[JobState]int `json:"by_state"`
+	// MaxExitCode is the highest exit code among the tasks that ended with
+	// one (nil while none has); Signaled counts the tasks killed by a signal.
+	// Together they give the exit code of `sbatch --wait` for the array
+	// (the highest across its tasks, a signal counting as 1).
+	MaxExitCode *int `json:"max_exit_code,omitempty"`
+	Signaled    int  `json:"signaled,omitempty"`
 }
 
 // Job is a job as the gateway knows it.
