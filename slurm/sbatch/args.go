@@ -71,8 +71,9 @@ var (
 // one "--option=value" per option (the long name and "=", so that no value
 // can be read as an option), values in canonical form, in a fixed order.
 // Every value is checked: CheckValue, plus the form each option needs
-// (names without spaces, host lists, resource lists, array and dependency
-// syntax). Errors are *Error wrapping ErrInvalidValue.
+// (not empty except --comment, names without spaces, host lists, resource
+// lists, array and dependency syntax). Errors are *Error wrapping
+// ErrInvalidValue.
 //
 // Submitting a script with these arguments gives sbatch exactly the options
 // Parse read from the script's header, because command-line options
@@ -86,20 +87,29 @@ func (o Options) Args() ([]string, error) {
 		if o.set&(1<<i) == 0 {
 			continue
 		}
-		if f.safe != nil {
-			if err := f.safe(&o); err != nil {
-				return nil, &Error{Option: "--" + f.key, Msg: err.Error(), Err: ErrInvalidValue}
-			}
+		if err := o.checkField(i); err != nil {
+			return nil, err
 		}
-		for _, a := range f.args(&o) {
-			_, v, _ := strings.Cut(a, "=")
-			if err := CheckValue(v); err != nil {
-				return nil, &Error{Option: "--" + f.key, Msg: err.Error(), Err: ErrInvalidValue}
-			}
-			args = append(args, a)
-		}
+		args = append(args, f.args(&o)...)
 	}
 	return args, nil
+}
+
+// checkField checks the value of fields[i] for Args.
+func (o *Options) checkField(i int) *Error {
+	f := fields[i]
+	if f.safe != nil {
+		if err := f.safe(o); err != nil {
+			return &Error{Option: "--" + f.key, Msg: err.Error(), Err: ErrInvalidValue}
+		}
+	}
+	for _, a := range f.args(o) {
+		_, v, _ := strings.Cut(a, "=")
+		if err := CheckValue(v); err != nil {
+			return &Error{Option: "--" + f.key, Msg: err.Error(), Err: ErrInvalidValue}
+		}
+	}
+	return nil
 }
 
 // SubmitArgs is Args preceded by the arguments every submission needs:
@@ -139,15 +149,31 @@ func QuoteArgs(args []string) string {
 	return strings.Join(q, " ")
 }
 
-// plainWord: letters, digits and "_-./:,@%+"; no '=' (an assignment when
-// first), no '~' (tilde expansion), no '#' (a comment when first).
+// plainWord: letters, digits and "_-./:,@%+=", but not NAME=... (an
+// assignment when first on a command line); no '~' (tilde expansion), no
+// '#' (a comment when first).
 func plainWord(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("_-./:,@%+", c) >= 0 {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("_-./:,@%+=", c) >= 0 {
 			continue
 		}
 		return false
+	}
+	name, _, isAssign := strings.Cut(s, "=")
+	return !isAssign || !shellName(name)
+}
+
+// shellName reports whether s is a shell variable name.
+func shellName(s string) bool {
+	if s == "" || s[0] >= '0' && s[0] <= '9' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
 	}
 	return true
 }

@@ -241,10 +241,14 @@ func stringField(key string, ptr func(*Options) *string, check func(string) erro
 		args: func(o *Options) []string { return []string{"--" + key + "=" + *ptr(o)} },
 		copy: func(d, s *Options) { *ptr(d) = *ptr(s) },
 		safe: func(o *Options) error {
+			v := *ptr(o)
+			if v == "" && key != "comment" {
+				return errors.New("empty value")
+			}
 			if check == nil {
 				return nil
 			}
-			return check(*ptr(o))
+			return check(v)
 		},
 	}
 }
@@ -317,6 +321,9 @@ func (o *Options) Set(name, value string) error {
 	i, ok := fieldIndex[name]
 	if !ok {
 		return optionError(0, "--"+name, name)
+	}
+	if longIndex[name].arg == argNone && value != "" {
+		return &Error{Option: "--" + name, Msg: fmt.Sprintf("option '--%s' doesn't allow an argument", name), Err: ErrSyntax}
 	}
 	if err := fields[i].set(o, name, value, value != ""); err != nil {
 		return &Error{Option: "--" + name, Msg: err.Error(), Err: ErrInvalidValue}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 )
 
 // Policy is what the gateway accepts in a script or a request.
@@ -49,6 +48,7 @@ func (p *Policy) Check(s *Script) error {
 			fmt.Sprintf("sbatch would read this %s line as options; write #SBATCH directives instead", f.Prefix)))
 	}
 	legacy := map[int]bool{}
+	refused := map[string]bool{} // options already refused
 	for _, d := range s.Directives {
 		if d.Prefix == "#SLURM" && !legacy[d.Line] {
 			legacy[d.Line] = true
@@ -56,14 +56,14 @@ func (p *Policy) Check(s *Script) error {
 		}
 		if err := p.checkDirective(d); err != nil {
 			errs = append(errs, err)
+			if i, ok := lookupField(d.Name); ok {
+				refused[fields[i].key] = true
+			}
 		}
 	}
-	if len(errs) == 0 {
-		// Values are checked per field so that the error names its line.
-		if err := p.checkValues(s.Options, func(name string) int { return lastLine(s.Directives, name) }); err != nil {
-			errs = append(errs, err...)
-		}
-	}
+	// Then the values that count (the last of each option), naming
+	// the line they came from.
+	errs = append(errs, p.checkValues(s.Options, refused, func(key string) int { return lastLine(s.Directives, key) })...)
 	return joinErrors(errs)
 }
 
@@ -77,8 +77,13 @@ func (p *Policy) CheckOptions(o Options) error {
 			errs = append(errs, errorf(0, "--"+n, ErrNotAllowed, fmt.Sprintf("sbatch option --%s is not accepted by the gateway", n)))
 		}
 	}
-	if len(errs) == 0 {
-		errs = p.checkValues(o, func(string) int { return 0 })
+	refused := map[string]bool{}
+	for _, e := range errs {
+		refused[strings.TrimPrefix(e.Option, "--")] = true
+	}
+	errs = append(errs, p.checkValues(o, refused, func(string) int { return 0 })...)
+	if err := o.Validate(); err != nil {
+		errs = append(errs, err.(*Error))
 	}
 	return joinErrors(errs)
 }
@@ -99,24 +104,22 @@ func (p *Policy) checkDirective(d Directive) *Error {
 	return nil
 }
 
-// checkValues checks the values of the options set: what Args checks, and
-// no unlimited time.
-func (p *Policy) checkValues(o Options, line func(name string) int) []*Error {
+// checkValues checks the values of the options set (but not those in
+// skip): no unlimited time, and what Args checks.
+func (p *Policy) checkValues(o Options, skip map[string]bool, line func(key string) int) []*Error {
 	var errs []*Error
-	for _, t := range []struct {
-		name string
-		d    time.Duration
-	}{{"time", o.Time}, {"time-min", o.TimeMin}} {
-		if n := t.name; o.IsSet(n) && t.d == Infinite {
-			errs = append(errs, errorf(line(n), "--"+n, ErrUnlimitedTime,
-				"an INFINITE/UNLIMITED (or 0) time limit is refused: the gateway holds core-hours for a finite limit"))
+	for i, f := range fields {
+		if o.set&(1<<i) == 0 || skip[f.key] {
+			continue
 		}
-	}
-	if _, err := o.Args(); err != nil {
-		var e *Error
-		if errors.As(err, &e) {
-			e.Line = line(strings.TrimPrefix(e.Option, "--"))
-			errs = append(errs, e)
+		if f.key == "time" && o.Time == Infinite || f.key == "time-min" && o.TimeMin == Infinite {
+			errs = append(errs, errorf(line(f.key), "--"+f.key, ErrUnlimitedTime,
+				"an INFINITE/UNLIMITED (or 0) time limit is refused: the gateway holds core-hours for a finite limit"))
+			continue
+		}
+		if err := o.checkField(i); err != nil {
+			err.Line = line(f.key)
+			errs = append(errs, err)
 		}
 	}
 	return errs

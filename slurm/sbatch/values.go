@@ -3,6 +3,7 @@ package sbatch
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"strconv"
 	"strings"
 	"time"
@@ -409,16 +410,40 @@ func ArrayTasks(spec string) (tasks, maxRunning int, err error) {
 		spans = append(spans, span{a, b, st})
 		top = max(top, b)
 	}
+	// Count the union in a bitmap: ranges with step 1 are filled a word
+	// at a time; stepped ranges are walked, within a budget, so that a
+	// short specification cannot cost much time.
 	seen := make([]uint64, top/64+1)
+	budget := 4 * (maxArrayIndex + 1)
 	for _, s := range spans {
+		if s.step == 1 {
+			fillBits(seen, s.lo, s.hi)
+			continue
+		}
+		if budget -= (s.hi-s.lo)/s.step + 1; budget < 0 {
+			return bad("too many stepped ranges")
+		}
 		for i := s.lo; i <= s.hi; i += s.step {
-			if seen[i/64]&(1<<(i%64)) == 0 {
-				seen[i/64] |= 1 << (i % 64)
-				tasks++
-			}
+			seen[i/64] |= 1 << (i % 64)
 		}
 	}
+	for _, w := range seen {
+		tasks += bits.OnesCount64(w)
+	}
 	return tasks, maxRunning, nil
+}
+
+// fillBits sets bits lo..hi (inclusive) of b.
+func fillBits(b []uint64, lo, hi int) {
+	for lo <= hi {
+		if lo%64 == 0 && hi-lo >= 63 {
+			b[lo/64] = ^uint64(0)
+			lo += 64
+			continue
+		}
+		b[lo/64] |= 1 << (lo % 64)
+		lo++
+	}
 }
 
 func allDigits(s string) bool {

@@ -1,4 +1,4 @@
 #!/bin/bash
 #SBATCH --job-name=x
-#SBATCH --gpu=1
+#SBATCH --gpux=1
 srun ./a.out
