@@ -662,3 +662,74 @@ func TestJobRecordAndSiteJob(t *testing.T) {
 		t.Errorf("unknown job: %v", err)
 	}
 }
+
+func TestEntriesQueries(t *testing.T) {
+	f := MustFixture(t, 100*accounting.CoreHour, accounting.NoOverdraft)
+	ctx := t.Context()
+	for _, id := range []string{"a", "b", "c"} {
+		MustHold(t, f.l, hold(id, 1, time.Hour))
+	}
+	MustSettle(t, f.l, "b", 100, t0.Add(time.Hour))
+	if _, err := f.l.Refund(ctx, accounting.RefundRequest{JobID: "b", CoreSeconds: 10, Who: "admin", Why: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	all, err := f.l.Entries(ctx, accounting.EntryQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// grant, 3 holds, charge, release, refund
+	kinds := ""
+	for i, e := range all {
+		kinds += string(e.Kind) + " "
+		if i > 0 && e.ID <= all[i-1].ID {
+			t.Errorf("entries out of order: %d after %d", e.ID, all[i-1].ID)
+		}
+	}
+	if kinds != "grant hold hold hold charge release refund " {
+		t.Fatalf("kinds = %q", kinds)
+	}
+	tests := []struct {
+		name string
+		q    accounting.EntryQuery
+		want []int64 // indexes into all
+	}{
+		{"job b", accounting.EntryQuery{JobID: "b"}, []int64{2, 4, 5, 6}},
+		{"job b charges", accounting.EntryQuery{JobID: "b", Kind: accounting.KindCharge}, []int64{4}},
+		{"job b after its hold", accounting.EntryQuery{JobID: "b", AfterID: all[2].ID, Limit: 2}, []int64{4, 5}},
+		{"holds", accounting.EntryQuery{Kind: accounting.KindHold}, []int64{1, 2, 3}},
+		{"page", accounting.EntryQuery{AfterID: all[1].ID, Limit: 2}, []int64{2, 3}},
+		{"allocation and project", accounting.EntryQuery{AllocationID: f.alloc.ID, Project: "climate", Kind: accounting.KindGrant}, []int64{0}},
+		{"other project", accounting.EntryQuery{Project: "bio"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := f.l.Entries(ctx, tt.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("%d entries, want %d: %+v", len(got), len(tt.want), got)
+			}
+			for i, w := range tt.want {
+				if got[i] != all[w] {
+					t.Errorf("entry %d = %+v, want %+v", i, got[i], all[w])
+				}
+			}
+		})
+	}
+	e, err := f.l.Entry(ctx, all[4].ID)
+	if err != nil || e != all[4] || e.CPUSeconds != 100 || e.Partition != "cpu" || e.User != "alice" || e.Who != "poller" {
+		t.Errorf("entry = %+v, %v", e, err)
+	}
+	if _, err := f.l.Entry(ctx, 999); !errors.Is(err, accounting.ErrNotFound) {
+		t.Errorf("unknown entry: %v", err)
+	}
+}
+
+func TestOpenRefusesWhatIsNotAFile(t *testing.T) {
+	for _, p := range []string{"", ":memory:", "file:x.db?mode=memory"} {
+		if _, err := accounting.Open(t.Context(), p, accounting.Options{}); !errors.Is(err, accounting.ErrInvalid) {
+			t.Errorf("Open(%q) = %v, want ErrInvalid", p, err)
+		}
+	}
+}
