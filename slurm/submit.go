@@ -45,6 +45,8 @@ type Site struct {
 	SbatchTimeout time.Duration
 	// ClockSkew is the margin taken between our clock and the site's (default 5m).
 	ClockSkew time.Duration
+	// CommandTimeout bounds a query (default 3 x MessageTimeout).
+	CommandTimeout time.Duration
 	// Now is the clock (default time.Now); tests may set it.
 	Now func() time.Time
 }

@@ -1,0 +1,500 @@
+package gateway
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the daemon's configuration (TOML). Defaults first (DefaultConfig), then
+// the file is decoded over them; unknown keys are errors.
+type Config struct {
+	Listen   string `toml:"listen"`
+	StateDir string `toml:"state_dir"`
+	LogLevel string `toml:"log_level"`
+	// ShutdownTimeout bounds the graceful shutdown.
+	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+	// PendingRecheck: holds of jobs pending longer than this are re-checked.
+	PendingRecheck Duration `toml:"pending_recheck"`
+
+	Auth     AuthConfig      `toml:"auth"`
+	Sites    []SiteConfig    `toml:"site"`
+	Projects []ProjectConfig `toml:"project"`
+	Users    []UserConfig    `toml:"user"`
+}
+
+// AuthConfig guards the API. For now a static token (from a file, preferably);
+// every request still acts for a principal named in X-STA-User.
+type AuthConfig struct {
+	Token     string `toml:"token"`
+	TokenFile string `toml:"token_file"`
+	// Admins may use /v1/admin and act for any user.
+	Admins []string `toml:"admins"`
+}
+
+// SiteConfig is one Slurm site of the federation.
+type SiteConfig struct {
+	Name         string `toml:"name"`
+	Jurisdiction string `toml:"jurisdiction"`
+	Cluster      string `toml:"cluster"`
+	// SSH is the login node, host:port.
+	SSH        string      `toml:"ssh"`
+	Jumps      []JumpHost  `toml:"jump"`
+	KnownHosts []string    `toml:"known_hosts"`
+	Credential Credential  `toml:"credentials"`
+	Monitor    string      `toml:"monitor"` // login that sees every job
+	Executor   string      `toml:"executor"` // shell (default) or session
+	Shells     int         `toml:"shells"`
+	MaxSession int         `toml:"max_sessions"`
+	Classes    map[string]ClassConfig `toml:"classes"`
+	// Rates: core-hour multipliers per partition ("*" for any), e.g. gpu = 4.0.
+	Rates           map[string]float64 `toml:"rates"`
+	CarbonGPerKWh   float64            `toml:"carbon_g_per_kwh"`
+	CostPerCoreHour float64            `toml:"cost_per_core_hour"`
+	MessageTimeout  Duration           `toml:"message_timeout"`
+	SbatchTimeout   Duration           `toml:"sbatch_timeout"`
+	CommandTimeout  Duration           `toml:"command_timeout"`
+	PollInterval    Duration           `toml:"poll_interval"`
+	ClockSkew       Duration           `toml:"clock_skew"`
+}
+
+// JumpHost is a ProxyJump hop.
+type JumpHost struct {
+	SSH   string `toml:"ssh"`
+	Login string `toml:"login"`
+	Key   string `toml:"key"`
+}
+
+// Credential says how the gateway logs in as a user at a site (ARCHITECTURE.md
+// "Credentials"): a user CA the site trusts (kind "ca"), automation keys the site
+// issued (kind "keys": KeyDir/<login>), or ssh-agent (kind "agent", development).
+type Credential struct {
+	Kind    string   `toml:"kind"`
+	CAKey   string   `toml:"ca_key"`
+	CertTTL Duration `toml:"cert_ttl"`
+	KeyDir  string   `toml:"key_dir"`
+}
+
+// ClassConfig maps a resource class to a partition and QOS.
+type ClassConfig struct {
+	Partition string `toml:"partition"`
+	QOS       string `toml:"qos"`
+}
+
+// ProjectConfig is a research project.
+type ProjectConfig struct {
+	Name          string            `toml:"name"`
+	Members       []string          `toml:"members"`
+	Jurisdictions []string          `toml:"jurisdictions"`
+	Accounts      map[string]string `toml:"accounts"` // site -> Slurm account
+	Allocations   []AllocationConfig `toml:"allocation"`
+}
+
+// AllocationConfig is core-hours granted to a project at a site for a period. The
+// daemon books it once (idempotently) at start.
+type AllocationConfig struct {
+	Site      string    `toml:"site"`
+	CoreHours float64   `toml:"core_hours"`
+	Start     time.Time `toml:"start"`
+	End       time.Time `toml:"end"`
+	Overdraft bool      `toml:"overdraft"`
+}
+
+// UserConfig is a person: their login name at each site.
+type UserConfig struct {
+	Name   string            `toml:"name"`
+	Logins map[string]string `toml:"logins"` // site -> login
+}
+
+// Duration is a time.Duration written as "30s", "5m".
+type Duration struct{ time.Duration }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("duration %q: want a number with a unit (30s, 5m, 1h)", b)
+	}
+	if v < 0 {
+		return fmt.Errorf("duration %q is negative", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// DefaultListen is the daemon's default address.
+const DefaultListen = "127.0.0.1:8473"
+
+// DefaultConfig returns the defaults a file is decoded over.
+func DefaultConfig() Config {
+	state := os.Getenv("STATE_DIRECTORY") // systemd's StateDirectory=
+	if i := strings.IndexByte(state, ':'); i >= 0 {
+		state = state[:i]
+	}
+	if state == "" {
+		state = "./var"
+	}
+	return Config{
+		Listen:          DefaultListen,
+		StateDir:        state,
+		LogLevel:        "info",
+		ShutdownTimeout: Duration{30 * time.Second},
+		PendingRecheck:  Duration{24 * time.Hour},
+	}
+}
+
+// siteDefaults fills a site's unset fields.
+func (s *SiteConfig) setDefaults() {
+	if s.Cluster == "" {
+		s.Cluster = s.Name
+	}
+	if s.Executor == "" {
+		s.Executor = "shell"
+	}
+	if s.Shells == 0 && s.Executor == "shell" {
+		s.Shells = 2
+	}
+	if s.MaxSession == 0 {
+		s.MaxSession = 10
+	}
+	if s.Credential.CertTTL.Duration == 0 {
+		s.Credential.CertTTL.Duration = 10 * time.Minute
+	}
+	if s.MessageTimeout.Duration == 0 {
+		s.MessageTimeout.Duration = 10 * time.Second
+	}
+	if s.SbatchTimeout.Duration == 0 {
+		s.SbatchTimeout.Duration = 30 * time.Second
+	}
+	if s.CommandTimeout.Duration == 0 {
+		s.CommandTimeout.Duration = 60 * time.Second
+	}
+	if s.PollInterval.Duration == 0 {
+		s.PollInterval.Duration = 15 * time.Second
+	}
+	if s.ClockSkew.Duration == 0 {
+		s.ClockSkew.Duration = 5 * time.Minute
+	}
+}
+
+// ConfigError is a configuration problem: the key, the value and where.
+type ConfigError struct {
+	File  string
+	Key   string
+	Value string
+	Msg   string
+	Line  int // 0 if unknown
+}
+
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	if e.Key != "" {
+		fmt.Fprintf(&b, ": %s", e.Key)
+	}
+	if e.Value != "" {
+		fmt.Fprintf(&b, " = %q", e.Value)
+	}
+	fmt.Fprintf(&b, ": %s", e.Msg)
+	return b.String()
+}
+
+// LoadConfig reads a config file over the defaults and validates it.
+func LoadConfig(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ParseConfig(f, path)
+}
+
+// ParseConfig decodes TOML from r (named name in errors) over the defaults.
+func ParseConfig(r io.Reader, name string) (*Config, error) {
+	data, err := io.ReadAll(io.LimitReader(r, 16<<20))
+	if err != nil {
+		return nil, err
+	}
+	cfg := DefaultConfig()
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&cfg)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, &ConfigError{File: name, Line: pe.Position.Line, Msg: pe.Message}
+		}
+		return nil, &ConfigError{File: name, Msg: err.Error()}
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return nil, &ConfigError{File: name, Key: keys[0], Msg: "unknown key" + plural(keys),
+			Line: locate(data, keys[0], "")}
+	}
+	for i := range cfg.Sites {
+		cfg.Sites[i].setDefaults()
+	}
+	if err := cfg.Validate(); err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			ce.File = name
+			ce.Line = locate(data, ce.Key, ce.Value)
+		}
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// locate finds the line that sets key (its last part) to value, for error
+// messages; 0 when it cannot tell.
+func locate(data []byte, key, value string) int {
+	leaf := key
+	if i := strings.LastIndexByte(leaf, '.'); i >= 0 {
+		leaf = leaf[i+1:]
+	}
+	if i := strings.IndexByte(leaf, '['); i >= 0 {
+		leaf = leaf[:i]
+	}
+	if leaf == "" {
+		return 0
+	}
+	re := regexp.MustCompile(`^\s*"?` + regexp.QuoteMeta(leaf) + `"?\s*=`)
+	table := regexp.MustCompile(`^\s*\[\[?\s*[A-Za-z0-9_.-]*` + regexp.QuoteMeta(leaf) + `\s*\]`)
+	for i, line := range strings.Split(string(data), "\n") {
+		if (re.MatchString(line) || table.MatchString(line)) && (value == "" || strings.Contains(line, value)) {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+func plural(keys []string) string {
+	if len(keys) == 1 {
+		return ""
+	}
+	return fmt.Sprintf(" (and %d more: %s)", len(keys)-1, strings.Join(keys[1:], ", "))
+}
+
+var nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
+var loginRE = regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}$`)
+var accountRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$`)
+var jurisdictionRE = regexp.MustCompile(`^[A-Z]{2}$`)
+
+// Validate checks the configuration; the first problem is returned.
+func (c *Config) Validate() error {
+	bad := func(key, value, msg string) error { return &ConfigError{Key: key, Value: value, Msg: msg} }
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return bad("listen", c.Listen, "want host:port")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return bad("log_level", c.LogLevel, "want debug, info, warn or error")
+	}
+	if c.Auth.Token != "" && c.Auth.TokenFile != "" {
+		return bad("auth.token", "", "set token or token_file, not both")
+	}
+	if c.Auth.Token != "" && len(c.Auth.Token) < 16 {
+		return bad("auth.token", "", "shorter than 16 characters")
+	}
+	sites := map[string]*SiteConfig{}
+	for i := range c.Sites {
+		s := &c.Sites[i]
+		k := fmt.Sprintf("site[%d]", i)
+		if !nameRE.MatchString(s.Name) {
+			return bad(k+".name", s.Name, "want lower-case letters, digits and dashes")
+		}
+		k = fmt.Sprintf("site[%s]", s.Name)
+		if sites[s.Name] != nil {
+			return bad(k+".name", s.Name, "a second site of that name")
+		}
+		sites[s.Name] = s
+		if !jurisdictionRE.MatchString(s.Jurisdiction) {
+			return bad(k+".jurisdiction", s.Jurisdiction, "want a two-letter country code such as CA or DE")
+		}
+		if _, _, err := net.SplitHostPort(s.SSH); err != nil {
+			return bad(k+".ssh", s.SSH, "want host:port of the login node")
+		}
+		if len(s.KnownHosts) == 0 {
+			return bad(k+".known_hosts", "", "required: host keys are always verified")
+		}
+		for _, j := range s.Jumps {
+			if _, _, err := net.SplitHostPort(j.SSH); err != nil {
+				return bad(k+".jump.ssh", j.SSH, "want host:port")
+			}
+			if !loginRE.MatchString(j.Login) || j.Key == "" {
+				return bad(k+".jump", j.SSH, "needs login and key")
+			}
+		}
+		switch s.Credential.Kind {
+		case "ca":
+			if s.Credential.CAKey == "" {
+				return bad(k+".credentials.ca_key", "", "required for kind = \"ca\"")
+			}
+			if s.Credential.CertTTL.Duration > time.Hour {
+				return bad(k+".credentials.cert_ttl", s.Credential.CertTTL.String(), "certificates are short-lived: at most 1h")
+			}
+		case "keys":
+			if s.Credential.KeyDir == "" {
+				return bad(k+".credentials.key_dir", "", "required for kind = \"keys\"")
+			}
+		case "agent":
+		default:
+			return bad(k+".credentials.kind", s.Credential.Kind, "want ca, keys or agent")
+		}
+		if s.Monitor != "" && !loginRE.MatchString(s.Monitor) {
+			return bad(k+".monitor", s.Monitor, "not a login name")
+		}
+		switch s.Executor {
+		case "shell", "session":
+		default:
+			return bad(k+".executor", s.Executor, "want shell or session")
+		}
+		if s.Executor == "session" {
+			s.Shells = 0
+		}
+		if s.Shells < 0 || s.Shells >= s.MaxSession {
+			return bad(k+".shells", fmt.Sprint(s.Shells), fmt.Sprintf("want 0 to %d (below max_sessions)", s.MaxSession-1))
+		}
+		if len(s.Classes) == 0 {
+			return bad(k+".classes", "", "name at least one resource class (cpu = { partition = \"batch\" })")
+		}
+		for name, cl := range s.Classes {
+			if !nameRE.MatchString(name) || cl.Partition == "" {
+				return bad(k+".classes."+name, cl.Partition, "a class needs a partition")
+			}
+		}
+		for p, r := range s.Rates {
+			if r <= 0 || r > 1000 {
+				return bad(k+".rates."+p, fmt.Sprint(r), "want a multiplier above 0")
+			}
+		}
+		if s.CarbonGPerKWh < 0 || s.CostPerCoreHour < 0 {
+			return bad(k, "", "carbon and cost are not negative")
+		}
+	}
+	users := map[string]bool{}
+	for i, u := range c.Users {
+		k := fmt.Sprintf("user[%d]", i)
+		if !loginRE.MatchString(u.Name) {
+			return bad(k+".name", u.Name, "not a user name")
+		}
+		if users[u.Name] {
+			return bad(k+".name", u.Name, "a second user of that name")
+		}
+		users[u.Name] = true
+		for site, login := range u.Logins {
+			if sites[site] == nil {
+				return bad(fmt.Sprintf("user[%s].logins.%s", u.Name, site), login, "no such site")
+			}
+			if !loginRE.MatchString(login) {
+				return bad(fmt.Sprintf("user[%s].logins.%s", u.Name, site), login, "not a login name")
+			}
+		}
+	}
+	projects := map[string]bool{}
+	for i, p := range c.Projects {
+		k := fmt.Sprintf("project[%d]", i)
+		if !nameRE.MatchString(p.Name) {
+			return bad(k+".name", p.Name, "want lower-case letters, digits and dashes")
+		}
+		if projects[p.Name] {
+			return bad(k+".name", p.Name, "a second project of that name")
+		}
+		projects[p.Name] = true
+		k = fmt.Sprintf("project[%s]", p.Name)
+		for _, m := range p.Members {
+			if !users[m] {
+				return bad(k+".members", m, "no such user")
+			}
+		}
+		if len(p.Jurisdictions) == 0 {
+			return bad(k+".jurisdictions", "", "name where the project's data may go (e.g. [\"CA\"])")
+		}
+		for _, j := range p.Jurisdictions {
+			if !jurisdictionRE.MatchString(j) {
+				return bad(k+".jurisdictions", j, "want a two-letter country code")
+			}
+		}
+		for site, acct := range p.Accounts {
+			if sites[site] == nil {
+				return bad(k+".accounts."+site, acct, "no such site")
+			}
+			if !accountRE.MatchString(acct) {
+				return bad(k+".accounts."+site, acct, "not a Slurm account name")
+			}
+		}
+		for j, a := range p.Allocations {
+			ak := fmt.Sprintf("%s.allocation[%d]", k, j)
+			if sites[a.Site] == nil {
+				return bad(ak+".site", a.Site, "no such site")
+			}
+			if p.Accounts[a.Site] == "" {
+				return bad(ak+".site", a.Site, "the project has no Slurm account there (accounts."+a.Site+")")
+			}
+			if a.CoreHours <= 0 {
+				return bad(ak+".core_hours", fmt.Sprint(a.CoreHours), "want more than 0")
+			}
+			if !a.End.IsZero() && !a.End.After(a.Start) {
+				return bad(ak+".end", a.End.String(), "before start")
+			}
+		}
+	}
+	return nil
+}
+
+// Site returns the named site's config, or nil.
+func (c *Config) Site(name string) *SiteConfig {
+	for i := range c.Sites {
+		if c.Sites[i].Name == name {
+			return &c.Sites[i]
+		}
+	}
+	return nil
+}
+
+// Project returns the named project's config, or nil.
+func (c *Config) Project(name string) *ProjectConfig {
+	for i := range c.Projects {
+		if c.Projects[i].Name == name {
+			return &c.Projects[i]
+		}
+	}
+	return nil
+}
+
+// User returns the named user's config, or nil.
+func (c *Config) User(name string) *UserConfig {
+	for i := range c.Users {
+		if c.Users[i].Name == name {
+			return &c.Users[i]
+		}
+	}
+	return nil
+}
+
+// ClassNames returns a site's resource classes, sorted.
+func (s *SiteConfig) ClassNames() []string {
+	var out []string
+	for k := range s.Classes {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

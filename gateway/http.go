@@ -1,0 +1,456 @@
+package gateway
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sta-federation/sta-gateway/accounting"
+	"github.com/sta-federation/sta-gateway/gateway/api"
+)
+
+// Version is the daemon's version, set at build time.
+var Version = "dev"
+
+// Handler returns the HTTP API.
+func (g *Gateway) Handler() http.Handler {
+	mux := http.NewServeMux()
+	h := func(pattern string, fn func(w http.ResponseWriter, r *http.Request, p principal) error) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			p, err := g.authenticate(r)
+			if err == nil {
+				err = fn(w, r, p)
+			}
+			if err != nil {
+				g.writeError(w, r, err)
+			}
+		})
+	}
+	h("POST /v1/jobs", g.handleSubmit)
+	h("GET /v1/jobs", g.handleList)
+	h("GET /v1/jobs/{id}", g.handleGet)
+	h("GET /v1/jobs/{id}/explain", g.handleExplain)
+	h("POST /v1/jobs/{id}/cancel", g.handleCancel)
+	h("GET /v1/jobs/{id}/output", g.handleOutput)
+	h("GET /v1/jobs/{id}/events", g.handleEvents)
+	h("GET /v1/sites", func(w http.ResponseWriter, r *http.Request, p principal) error {
+		return writeJSON(w, http.StatusOK, g.siteList(r.Context()))
+	})
+	h("GET /v1/sites/{name}", func(w http.ResponseWriter, r *http.Request, p principal) error {
+		for _, s := range g.siteList(r.Context()) {
+			if s.Name == r.PathValue("name") {
+				return writeJSON(w, http.StatusOK, s)
+			}
+		}
+		return api.Errorf(api.CodeNotFound, "no site %q", r.PathValue("name"))
+	})
+	h("GET /v1/usage", g.handleUsage)
+	h("GET /v1/balance", g.handleBalance)
+	h("GET /v1/whoami", func(w http.ResponseWriter, r *http.Request, p principal) error {
+		roles := []string{"user"}
+		if p.Admin {
+			roles = append(roles, "admin")
+		}
+		return writeJSON(w, http.StatusOK, api.Principal{User: p.User, Roles: roles})
+	})
+	h("GET /v1/admin/projects", g.handleProjects)
+	h("POST /v1/admin/allocations", g.handleGrant)
+	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, r *http.Request) {
+		hl := api.Health{Status: "ok", Version: Version, Sites: map[string]string{}}
+		for _, s := range g.siteList(r.Context()) {
+			if s.Reachable {
+				hl.Sites[s.Name] = "ok"
+			} else {
+				hl.Status = "degraded"
+				hl.Sites[s.Name] = s.LastError
+			}
+		}
+		writeJSON(w, http.StatusOK, hl)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		g.writeError(w, r, api.Errorf(api.CodeNotFound, "no route %s %s (see GET /v1/health)", r.Method, r.URL.Path))
+	})
+	return mux
+}
+
+// authenticate checks the bearer token and names the principal (X-STA-User).
+func (g *Gateway) authenticate(r *http.Request) (principal, error) {
+	auth := r.Header.Get(api.HeaderAuthorization)
+	tok, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok || g.token == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(g.token)) != 1 {
+		return principal{}, api.Errorf(api.CodeUnauthenticated, "missing or wrong token (Authorization: Bearer ...)")
+	}
+	user := r.Header.Get(api.HeaderActAs)
+	if user == "" {
+		return principal{}, api.FieldErrorf(api.CodeUnauthenticated, api.HeaderActAs, "name the user the request acts for")
+	}
+	if !loginRE.MatchString(user) {
+		return principal{}, api.FieldErrorf(api.CodeInvalid, api.HeaderActAs, "%q is not a user name", user)
+	}
+	p := principal{User: user}
+	for _, a := range g.cfg.Auth.Admins {
+		if a == user {
+			p.Admin = true
+		}
+	}
+	if !p.Admin && g.cfg.User(user) == nil {
+		return principal{}, api.Errorf(api.CodeForbidden, "unknown user %s", user)
+	}
+	return p, nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// writeError renders err as {code, message, field} with the status of its code.
+// Errors that are not *api.Error are internal: logged, and shown without detail.
+func (g *Gateway) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *api.Error
+	if !errors.As(err, &ae) {
+		g.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err.Error())
+		ae = api.Errorf(api.CodeInternal, "internal error (see the gateway's log)")
+	}
+	writeJSON(w, ae.Code.Status(), ae)
+}
+
+// decode reads a JSON body strictly: bounded, unknown fields refused.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	r.Body = http.MaxBytesReader(w, r.Body, api.MaxBodyBytes)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &mbe):
+			return api.Errorf(api.CodeTooLarge, "request body over %d bytes", api.MaxBodyBytes)
+		case errors.As(err, &se):
+			return api.Errorf(api.CodeInvalid, "malformed JSON at byte %d: %v", se.Offset, err)
+		case errors.As(err, &te):
+			return api.FieldErrorf(api.CodeInvalid, te.Field, "want %s, got %s", te.Type, te.Value)
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			return api.FieldErrorf(api.CodeInvalid, f, "unknown field")
+		case errors.Is(err, io.EOF):
+			return api.Errorf(api.CodeInvalid, "empty request body")
+		}
+		return api.Errorf(api.CodeInvalid, "request body: %v", err)
+	}
+	if dec.More() {
+		return api.Errorf(api.CodeInvalid, "request body holds more than one JSON value")
+	}
+	return nil
+}
+
+func (g *Gateway) handleSubmit(w http.ResponseWriter, r *http.Request, p principal) error {
+	var req api.SubmitRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	res, err := g.Submit(r.Context(), p, r.Header.Get(api.HeaderIdempotencyKey), req)
+	if err != nil {
+		return err
+	}
+	status := http.StatusCreated
+	if res.Replay || req.DryRun {
+		status = http.StatusOK
+	}
+	return writeJSON(w, status, res.Job)
+}
+
+func (g *Gateway) handleGet(w http.ResponseWriter, r *http.Request, p principal) error {
+	j, err := g.jobFor(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, j.toAPI())
+}
+
+func (g *Gateway) handleExplain(w http.ResponseWriter, r *http.Request, p principal) error {
+	j, err := g.jobFor(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if j.Decision == nil {
+		return api.Errorf(api.CodeNotFound, "job %s has no routing decision recorded", j.ID)
+	}
+	return writeJSON(w, http.StatusOK, j.Decision)
+}
+
+func (g *Gateway) handleCancel(w http.ResponseWriter, r *http.Request, p principal) error {
+	j, err := g.Cancel(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, j)
+}
+
+func (g *Gateway) handleList(w http.ResponseWriter, r *http.Request, p principal) error {
+	q := r.URL.Query()
+	f := jobFilter{Project: q.Get("project"), Site: q.Get("site"), User: q.Get("user"), Limit: 500}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n <= 0 || n > 10000 {
+			return api.FieldErrorf(api.CodeInvalid, "limit", "want 1 to 10000, not %q", l)
+		}
+		f.Limit = n
+	}
+	for _, s := range strings.Split(q.Get("state"), ",") {
+		if s == "" {
+			continue
+		}
+		st := api.JobState(strings.ToUpper(s))
+		if !st.Valid() {
+			return api.FieldErrorf(api.CodeInvalid, "state", "no state %q", s)
+		}
+		f.States = append(f.States, st)
+	}
+	if !p.Admin {
+		switch {
+		case f.Project != "" && g.isMember(p.User, f.Project):
+		case f.User == "" || f.User == p.User:
+			f.User = p.User
+		default:
+			return api.Errorf(api.CodeForbidden, "%s may list only their own jobs and their projects'", p.User)
+		}
+	}
+	jobs, err := listJobs(r.Context(), g.db, f)
+	if err != nil {
+		return err
+	}
+	out := make([]api.Job, 0, len(jobs))
+	for _, j := range jobs {
+		out = append(out, j.toAPI())
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (g *Gateway) handleOutput(w http.ResponseWriter, r *http.Request, p principal) error {
+	q := r.URL.Query()
+	var offset int64
+	if s := q.Get("offset"); s != "" {
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || v < 0 {
+			return api.FieldErrorf(api.CodeInvalid, "offset", "want a byte offset, not %q", s)
+		}
+		offset = v
+	}
+	var wait time.Duration
+	if s := q.Get("wait"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 0 || v > 60 {
+			return api.FieldErrorf(api.CodeInvalid, "wait", "want 0 to 60 seconds, not %q", s)
+		}
+		wait = time.Duration(v) * time.Second
+	}
+	out, err := g.Output(r.Context(), p, r.PathValue("id"), q.Get("stream"), offset, wait)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// handleEvents streams a job's state changes as Server-Sent Events until the job
+// ends or the client goes.
+func (g *Gateway) handleEvents(w http.ResponseWriter, r *http.Request, p principal) error {
+	id := r.PathValue("id")
+	if _, err := g.jobFor(r.Context(), p, id); err != nil {
+		return err
+	}
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		return errors.New("streaming unsupported")
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	sub := g.events.subscribe(id)
+	defer g.events.unsubscribe(id, sub)
+	var after int64
+	if s := r.Header.Get("Last-Event-ID"); s != "" {
+		after, _ = strconv.ParseInt(s, 10, 64)
+	}
+	for {
+		evs, err := jobEvents(r.Context(), g.db, id, after)
+		if err != nil {
+			return nil
+		}
+		for _, e := range evs {
+			b, _ := json.Marshal(e)
+			fmt.Fprintf(w, "id: %d\nevent: state\ndata: %s\n\n", e.Seq, b)
+			after = e.Seq
+			if e.State.Final() {
+				fl.Flush()
+				return nil
+			}
+		}
+		fl.Flush()
+		select {
+		case <-r.Context().Done():
+			return nil
+		case <-sub:
+		case <-time.After(15 * time.Second):
+			fmt.Fprint(w, ": keepalive\n\n")
+		}
+	}
+}
+
+func (g *Gateway) handleUsage(w http.ResponseWriter, r *http.Request, p principal) error {
+	q := r.URL.Query()
+	uq := accounting.UsageQuery{Project: q.Get("project"), Site: q.Get("site"), User: q.Get("user")}
+	if !p.Admin {
+		if uq.Project == "" || !g.isMember(p.User, uq.Project) {
+			if uq.User != "" && uq.User != p.User {
+				return api.Errorf(api.CodeForbidden, "%s may see only their own usage and their projects'", p.User)
+			}
+			if uq.Project != "" {
+				return api.Errorf(api.CodeForbidden, "%s is not a member of project %s", p.User, uq.Project)
+			}
+			uq.User = p.User
+		}
+	}
+	for _, b := range []struct {
+		name string
+		dst  *accounting.Month
+	}{{"since", &uq.From}, {"until", &uq.To}} {
+		if s := q.Get(b.name); s != "" {
+			m, err := parseMonthArg(s)
+			if err != nil {
+				return api.FieldErrorf(api.CodeInvalid, b.name, "%v", err)
+			}
+			*b.dst = m
+		}
+	}
+	uq.GroupBy = []accounting.Dimension{accounting.ByProject}
+	switch by := q.Get("by"); by {
+	case "":
+	case "user", "site", "partition", "month":
+		uq.GroupBy = append(uq.GroupBy, accounting.Dimension(by))
+	default:
+		return api.FieldErrorf(api.CodeInvalid, "by", "want user, site, partition or month, not %q", by)
+	}
+	rows, err := g.led.Usage(r.Context(), uq)
+	if err != nil {
+		return err
+	}
+	out := make([]api.UsageRow, 0, len(rows))
+	for _, row := range rows {
+		b, _ := json.Marshal(row)
+		var ur api.UsageRow
+		json.Unmarshal(b, &ur)
+		ur.CoreHours = api.CoreHours(ur.CoreSeconds)
+		out = append(out, ur)
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// parseMonthArg accepts YYYY-MM or YYYY-MM-DD (the month of that day).
+func parseMonthArg(s string) (accounting.Month, error) {
+	if len(s) == 10 {
+		t, err := time.Parse("2006-01-02", s)
+		if err != nil {
+			return 0, fmt.Errorf("want YYYY-MM or YYYY-MM-DD, not %q", s)
+		}
+		return accounting.MonthOf(t), nil
+	}
+	return accounting.ParseMonth(s)
+}
+
+func (g *Gateway) handleBalance(w http.ResponseWriter, r *http.Request, p principal) error {
+	project := r.URL.Query().Get("project")
+	if !p.Admin && project != "" && !g.isMember(p.User, project) {
+		return api.Errorf(api.CodeForbidden, "%s is not a member of project %s", p.User, project)
+	}
+	bals, err := g.led.Balances(r.Context(), accounting.BalanceQuery{Project: project})
+	if err != nil {
+		return err
+	}
+	out := []api.Balance{}
+	for _, b := range bals {
+		if !p.Admin && !g.isMember(p.User, b.Project) {
+			continue
+		}
+		out = append(out, api.Balance{Project: b.Project, Site: b.Site, AllocationID: strconv.FormatInt(b.AllocationID, 10),
+			Start: b.StartsAt, End: b.EndsAt, GrantedSeconds: b.GrantedCoreSeconds, HeldSeconds: b.HeldCoreSeconds,
+			ChargedSeconds: b.ChargedCoreSeconds, RemainingSeconds: b.RemainingCoreSeconds,
+			GrantedHours: api.CoreHours(b.GrantedCoreSeconds), RemainingHours: api.CoreHours(b.RemainingCoreSeconds)})
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (g *Gateway) handleProjects(w http.ResponseWriter, r *http.Request, p principal) error {
+	if !p.Admin {
+		return api.Errorf(api.CodeForbidden, "admin only")
+	}
+	out := []api.Project{}
+	for _, pc := range g.cfg.Projects {
+		out = append(out, api.Project{Name: pc.Name, Members: append([]string{}, pc.Members...),
+			Jurisdictions: append([]string{}, pc.Jurisdictions...), Accounts: pc.Accounts})
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (g *Gateway) handleGrant(w http.ResponseWriter, r *http.Request, p principal) error {
+	if !p.Admin {
+		return api.Errorf(api.CodeForbidden, "admin only")
+	}
+	var gr api.Grant
+	if err := decode(w, r, &gr); err != nil {
+		return err
+	}
+	pc := g.cfg.Project(gr.Project)
+	if pc == nil {
+		return api.FieldErrorf(api.CodeNotFound, "project", "no project %q", gr.Project)
+	}
+	if pc.Accounts[gr.Site] == "" {
+		return api.FieldErrorf(api.CodeInvalid, "site", "project %s has no Slurm account at %q", gr.Project, gr.Site)
+	}
+	if gr.CoreHours <= 0 || math.IsInf(gr.CoreHours, 0) || gr.CoreHours > 1e12 {
+		return api.FieldErrorf(api.CodeInvalid, "core_hours", "want a positive number")
+	}
+	start := g.now().UTC().Truncate(time.Second)
+	if gr.Start != nil {
+		start = gr.Start.UTC().Truncate(time.Second)
+	}
+	end := start.AddDate(1, 0, 0)
+	if gr.End != nil {
+		end = gr.End.UTC().Truncate(time.Second)
+	}
+	if !end.After(start) {
+		return api.FieldErrorf(api.CodeInvalid, "end", "before start")
+	}
+	od := accounting.NoOverdraft
+	if gr.Overdraft {
+		od = -1
+	}
+	a, err := g.ledger.CreateAllocation(r.Context(), accounting.NewAllocation{Project: gr.Project, Site: gr.Site,
+		SlurmAccount: pc.Accounts[gr.Site], StartsAt: start, EndsAt: end, Overdraft: od,
+		Grant: int64(math.Round(gr.CoreHours * 3600)), Who: p.User, Why: gr.Reason,
+		RequestID: r.Header.Get(api.HeaderIdempotencyKey)})
+	if err != nil {
+		return api.Errorf(api.CodeInvalid, "%v", err)
+	}
+	b, err := g.ledger.Balance(r.Context(), a.ID)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, api.Balance{Project: b.Project, Site: b.Site,
+		AllocationID: strconv.FormatInt(b.AllocationID, 10), Start: b.StartsAt, End: b.EndsAt,
+		GrantedSeconds: b.GrantedCoreSeconds, HeldSeconds: b.HeldCoreSeconds, ChargedSeconds: b.ChargedCoreSeconds,
+		RemainingSeconds: b.RemainingCoreSeconds, GrantedHours: api.CoreHours(b.GrantedCoreSeconds),
+		RemainingHours: api.CoreHours(b.RemainingCoreSeconds)})
+}
+
