@@ -47,14 +47,14 @@ type SiteConfig struct {
 	Jurisdiction string `toml:"jurisdiction"`
 	Cluster      string `toml:"cluster"`
 	// SSH is the login node, host:port.
-	SSH        string      `toml:"ssh"`
-	Jumps      []JumpHost  `toml:"jump"`
-	KnownHosts []string    `toml:"known_hosts"`
-	Credential Credential  `toml:"credentials"`
-	Monitor    string      `toml:"monitor"` // login that sees every job
-	Executor   string      `toml:"executor"` // shell (default) or session
-	Shells     int         `toml:"shells"`
-	MaxSession int         `toml:"max_sessions"`
+	SSH        string                 `toml:"ssh"`
+	Jumps      []JumpHost             `toml:"jump"`
+	KnownHosts []string               `toml:"known_hosts"`
+	Credential Credential             `toml:"credentials"`
+	Monitor    string                 `toml:"monitor"`  // login that sees every job
+	Executor   string                 `toml:"executor"` // shell (default) or session
+	Shells     int                    `toml:"shells"`
+	MaxSession int                    `toml:"max_sessions"`
 	Classes    map[string]ClassConfig `toml:"classes"`
 	// Rates: core-hour multipliers per partition ("*" for any), e.g. gpu = 4.0.
 	Rates           map[string]float64 `toml:"rates"`
@@ -92,10 +92,10 @@ type ClassConfig struct {
 
 // ProjectConfig is a research project.
 type ProjectConfig struct {
-	Name          string            `toml:"name"`
-	Members       []string          `toml:"members"`
-	Jurisdictions []string          `toml:"jurisdictions"`
-	Accounts      map[string]string `toml:"accounts"` // site -> Slurm account
+	Name          string             `toml:"name"`
+	Members       []string           `toml:"members"`
+	Jurisdictions []string           `toml:"jurisdictions"`
+	Accounts      map[string]string  `toml:"accounts"` // site -> Slurm account
 	Allocations   []AllocationConfig `toml:"allocation"`
 }
 

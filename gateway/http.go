@@ -453,4 +453,3 @@ func (g *Gateway) handleGrant(w http.ResponseWriter, r *http.Request, p principa
 		RemainingSeconds: b.RemainingCoreSeconds, GrantedHours: api.CoreHours(b.GrantedCoreSeconds),
 		RemainingHours: api.CoreHours(b.RemainingCoreSeconds)})
 }
-

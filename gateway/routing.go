@@ -277,4 +277,3 @@ func (g *Gateway) liveCounts(ctx context.Context) (map[string]int, error) {
 	}
 	return out, rows.Err()
 }
-
