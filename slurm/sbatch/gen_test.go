@@ -100,7 +100,7 @@ func genQuote(r *rand.Rand, v string) string {
 // genAbbrev shortens a long option name to a random prefix (which may be
 // ambiguous: sbatch must then refuse it, and so must Parse).
 func genAbbrev(r *rand.Rand, name string) string {
-	if r.IntN(4) != 0 {
+	if r.IntN(8) != 0 {
 		return name
 	}
 	return name[:1+r.IntN(len(name))]
@@ -215,4 +215,41 @@ func genScript(r *rand.Rand) string {
 		s = strings.Replace(s, "\n", "\r\n", 1+r.IntN(3))
 	}
 	return s
+}
+
+// genArgs writes random sbatch command-line options of the model, mostly
+// valid, as separate arguments.
+func genArgs(r *rand.Rand) []string {
+	var args []string
+	used := map[string]bool{}
+	for n := r.IntN(4); n >= 0; n-- {
+		name := genModel[r.IntN(len(genModel))]
+		if name == "nodelist" || name == "exclude" {
+			name = "job-name"
+		}
+		vals := genValues[name]
+		v := ""
+		if len(vals) > 0 {
+			v = vals[r.IntN(len(vals))]
+			if r.IntN(3) != 0 {
+				v = vals[r.IntN(min(3, len(vals)))] // the first values are valid
+			}
+		}
+		used[name] = true
+		switch {
+		case name == "oversubscribe" || name == "requeue" || name == "no-requeue" || name == "exclusive" && r.IntN(2) == 0:
+			args = append(args, "--"+name)
+		case genShort[name] != 0 && r.IntN(2) == 0:
+			if r.IntN(2) == 0 && v != "" {
+				args = append(args, "-"+string(genShort[name])+v)
+			} else {
+				args = append(args, "-"+string(genShort[name]), v)
+			}
+		case r.IntN(2) == 0 && name != "exclusive":
+			args = append(args, "--"+name, v)
+		default:
+			args = append(args, "--"+name+"="+v)
+		}
+	}
+	return args
 }

@@ -171,11 +171,25 @@ func buildFields() ([]field, map[string]int) {
 		stringField("exclude", func(o *Options) *string { return &o.Exclude }, checkHostlist),
 		{
 			key: "switches",
-			set: func(o *Options, _, arg string, _ bool) (err error) {
-				o.Switches, err = parseSwitches(arg)
-				return err
+			set: func(o *Options, _, arg string, _ bool) error {
+				sw, hasWait, err := parseSwitches(arg)
+				if err != nil {
+					return err
+				}
+				// sbatch keeps the wait of an earlier --switches
+				// when a later one gives only a count (a set
+				// count is never 0)
+				if !hasWait && o.Switches.Count != 0 {
+					sw.Wait = o.Switches.Wait
+				}
+				o.Switches = sw
+				return nil
 			},
-			args: func(o *Options) []string { return []string{"--switches=" + o.Switches.String()} },
+			// Always with the wait, so that the wait in the
+			// script's header cannot survive.
+			args: func(o *Options) []string {
+				return []string{"--switches=" + strconv.Itoa(o.Switches.Count) + "@" + FormatTime(o.Switches.Wait)}
+			},
 			copy: func(d, s *Options) { d.Switches = s.Switches },
 		},
 		stringField("licenses", func(o *Options) *string { return &o.Licenses }, checkTres),
@@ -391,9 +405,10 @@ func OptionNames() []string {
 }
 
 // Merge returns the options sbatch uses when it reads a script with the
-// options base in its header and is run with the options over on its
-// command line: what over sets replaces what base says, except mail types,
-// which add up.
+// options base in its header and is run with over.Args() on its command
+// line: what over sets replaces what base says, except mail types, which
+// add up. (A raw "--switches=N" without a wait on sbatch's command line
+// would keep the header's wait; Args always writes the wait.)
 func Merge(base, over Options) Options {
 	r := base
 	for i, f := range fields {
@@ -532,9 +547,11 @@ func ioPath(name, dir string) string {
 	return absPath(name, dir)
 }
 
+// absPath makes name absolute against dir as sbatch does (dir + "/" +
+// name, even when dir ends with '/').
 func absPath(name, dir string) string {
 	if strings.HasPrefix(name, "/") {
 		return name
 	}
-	return strings.TrimSuffix(dir, "/") + "/" + name
+	return dir + "/" + name
 }

@@ -519,7 +519,7 @@ func TestOracleGenerated(t *testing.T) {
 		o := newOracle(t)
 		rec := recording{Note: "generated scripts (genScript, seed 22 05) and what sbatch -v read from them (go test -run Oracle -update)"}
 		r := rand.New(rand.NewPCG(22, 5))
-		for i := 0; i < 800; i++ {
+		for i := 0; i < 1500; i++ {
 			script := genScript(r)
 			rec.Scripts = append(rec.Scripts, recordedEntry{Name: fmt.Sprintf("gen%03d", i), Script: script, Sbatch: summarize(o.run(t, []byte(script)))})
 		}
@@ -537,6 +537,113 @@ func TestOracleGenerated(t *testing.T) {
 	if ok < len(rec.Scripts)/4 || ok > len(rec.Scripts)*3/4 {
 		t.Errorf("sbatch accepted %d of %d generated scripts; the generator is off balance", ok, len(rec.Scripts))
 	}
+}
+
+// TestOracleMerge checks Merge (and ParseArgs) against sbatch run with
+// options on its command line and a script with a header: command-line
+// options override the header's, mail types add up, and sbatch's checks
+// across options see both.
+func TestOracleMerge(t *testing.T) {
+	const golden = "testdata/merge.sbatch.json"
+	type entry struct {
+		Name   string       `json:"name"`
+		Script string       `json:"script"`
+		Args   []string     `json:"args"`
+		Sbatch sbatchResult `json:"sbatch_read"`
+	}
+	var rec struct {
+		Sbatch  string  `json:"sbatch"`
+		Note    string  `json:"note"`
+		Entries []entry `json:"entries"`
+	}
+	if *update {
+		o := newOracle(t)
+		rec.Note = "generated scripts and command-line options (genScript, genArgs, seed 7 12), and what sbatch -v read from both (go test -run Oracle -update)"
+		out, _ := exec.Command("sbatch", "--version").Output()
+		rec.Sbatch = strings.TrimSpace(string(out))
+		r := rand.New(rand.NewPCG(7, 12))
+		for i := 0; i < 500; i++ {
+			script, args := genScript(r), genArgs(r)
+			if i%3 == 0 {
+				script = "#!/bin/sh\n" + strings.Join(strings.Split(strings.TrimSpace(script), "\n")[1:2], "") + "\nsrun true\n"
+			}
+			// The options as the submit path writes them (Args), when
+			// they can be written; else as generated.
+			if a, err := ParseArgs(args); err == nil {
+				if canon, err := a.Options.Args(); err == nil && i%4 != 0 {
+					args = canon
+				}
+			}
+			rec.Entries = append(rec.Entries, entry{fmt.Sprintf("merge%03d", i), script, args, summarize(o.run(t, []byte(script), args...))})
+		}
+		b, _ := json.MarshalIndent(rec, "", "  ")
+		if err := os.WriteFile(golden, append(b, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (record it with: go test -run Oracle -update)", err)
+	}
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatal(err)
+	}
+	ok := 0
+	for _, e := range rec.Entries {
+		if strings.Contains(strings.ToLower(e.Script), "hetjob") || strings.Contains(strings.ToLower(e.Script), "packjob") {
+			continue // heterogeneous: sbatch applies the command line differently; the gateway refuses them
+		}
+		got, err := mergedView(e.Script, e.Args)
+		if e.Sbatch.OK {
+			ok++
+		}
+		switch {
+		case !e.Sbatch.OK && err == nil:
+			t.Errorf("%s: sbatch refused (%s); Merge read %v\nargs %q\n%s", e.Name, e.Sbatch.Error, got, e.Args, e.Script)
+		case !e.Sbatch.OK:
+			if cat := sbatchCategory(e.Sbatch.Error); !errors.Is(err, cat) {
+				t.Errorf("%s: sbatch said %q; we said %v\nargs %q\n%s", e.Name, e.Sbatch.Error, err, e.Args, e.Script)
+			}
+		case err != nil:
+			t.Errorf("%s: sbatch read %v; we said %v\nargs %q\n%s", e.Name, e.Sbatch.Components, err, e.Args, e.Script)
+		default:
+			w := e.Sbatch.Components[0]
+			for _, k := range sortedKeys(w, got) {
+				if gv, inG := got[k]; !inG || w[k] != gv && gv != "?" {
+					t.Errorf("%s: --%s: sbatch read %q, Merge %q\nargs %q\n%s", e.Name, k, w[k], got[k], e.Args, e.Script)
+				}
+			}
+		}
+	}
+	if ok < len(rec.Entries)/4 {
+		t.Errorf("sbatch accepted only %d of %d merges; the generator is off balance", ok, len(rec.Entries))
+	}
+}
+
+// mergedView is what Parse, ParseArgs and Merge make of a script submitted
+// with command-line options, in the form sbatch -v prints. (sbatch reads
+// its command line once before the script, so complaints about it come
+// first.)
+func mergedView(script string, args []string) (map[string]string, error) {
+	a, err := ParseArgs(args)
+	if err != nil {
+		return nil, err
+	}
+	s, err := Parse(strings.NewReader(script))
+	if err != nil {
+		return nil, err
+	}
+	m := Merge(s.Options, a.Options)
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	var dirs []Directive
+	for _, d := range s.Directives {
+		if d.Component == 0 {
+			dirs = append(dirs, d)
+		}
+	}
+	return viewOptions(m.Effective(), append(dirs, a.Directives...)), nil
 }
 
 // TestOracleOptionTable checks the option table against the one

@@ -393,9 +393,10 @@ func TestPaths(t *testing.T) {
 		{"-D run -o none -e NONE", "/dev/null", "/dev/null", "/home/u/run"},
 		{"-D /scratch -o logs/%x.out", "/scratch/logs/%x.out", "/scratch/logs/%x.out", "/scratch"},
 		{"-D none", "/home/u/none/slurm-%j.out", "/home/u/none/slurm-%j.out", "/home/u/none"},
+		{"--chdir= -o x", "/home/u//x", "/home/u//x", "/home/u/"}, // as sbatch: "" is cwd + "/"
 	} {
 		o := mustParse(t, "#!/bin/sh\n#SBATCH "+tt.header+"\n").Options
-		if got := o.OutputPath("/home/u/"); got != tt.out {
+		if got := o.OutputPath("/home/u"); got != tt.out {
 			t.Errorf("%q: OutputPath %q, want %q", tt.header, got, tt.out)
 		}
 		if got := o.ErrorPath("/home/u"); got != tt.err {
@@ -467,18 +468,24 @@ func TestValues(t *testing.T) {
 	}
 	sw := map[string]string{"2": "2", "3@1:00:00": "3@01:00:00", "2@0": "2@00:00:00", "2@INFINITE": "2", "1@1-0": "1@1-00:00:00"}
 	for in, want := range sw {
-		s, err := parseSwitches(in)
+		s, _, err := parseSwitches(in)
 		if err != nil || s.String() != want {
 			t.Errorf("switches %q = %v, %v; want %s", in, s, err, want)
 		}
-		if back, err := parseSwitches(s.String()); err != nil || back != s {
+		if back, _, err := parseSwitches(s.String()); err != nil || back != s {
 			t.Errorf("switches %q does not read back", s.String())
 		}
 	}
-	if _, err := parseSwitches("2@"); err == nil {
+	// a later count without a wait keeps the wait (as sbatch 22.05)
+	if o := mustParse(t, "#!/bin/sh\n#SBATCH --switches=3@1:00:00 --switches=2\n").Options; o.Switches != (Switches{2, time.Hour}) {
+		t.Errorf("--switches=3@1:00:00 --switches=2: %v", o.Switches)
+	}
+	if o := mustParse(t, "#!/bin/sh\n#SBATCH --switches=3@1:00:00 --switches=2@INFINITE\n").Options; o.Switches != (Switches{2, Infinite}) {
+		t.Errorf("--switches=3@1:00:00 --switches=2@INFINITE: %v", o.Switches)
+	}
+	if _, _, err := parseSwitches("2@"); err == nil {
 		t.Error(`switches "2@" accepted (sbatch sends an invalid wait; refused here)`)
 	}
-	_ = time.Second
 }
 
 // FuzzParse: Parse never panics; what it accepts satisfies the invariants

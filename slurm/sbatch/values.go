@@ -327,8 +327,8 @@ type Switches struct {
 	Wait  time.Duration
 }
 
-// String formats the value as --switches takes it (and sbatch -v prints
-// it): "2", "2@01:00:00".
+// String formats the value as sbatch -v prints it: "2" (no wait limit),
+// "2@01:00:00". (Args writes the wait always: "2@UNLIMITED".)
 func (s Switches) String() string {
 	if s.Wait == Infinite {
 		return strconv.Itoa(s.Count)
@@ -336,21 +336,22 @@ func (s Switches) String() string {
 	return strconv.Itoa(s.Count) + "@" + FormatTime(s.Wait)
 }
 
-func parseSwitches(arg string) (Switches, error) {
+// parseSwitches reads --switches; hasWait says whether a wait was given.
+func parseSwitches(arg string) (s Switches, hasWait bool, err error) {
 	count, wait, hasWait := strings.Cut(arg, "@")
 	n, err := parsePositive("switches", count)
 	if err != nil {
-		return Switches{}, err
+		return Switches{}, false, err
 	}
-	s := Switches{Count: n, Wait: Infinite}
+	s = Switches{Count: n, Wait: Infinite}
 	if hasWait {
 		// sbatch accepts an unreadable time here and sends NO_VAL;
 		// refuse it instead.
 		if s.Wait, err = ParseTime(wait); err != nil {
-			return Switches{}, err
+			return Switches{}, false, err
 		}
 	}
-	return s, nil
+	return s, hasWait, nil
 }
 
 // maxArrayIndex is Slurm's largest possible MaxArraySize minus one.
