@@ -63,7 +63,9 @@ type LevelMetrics struct {
 	LowerBound int `json:"lower_bound"`
 	// RingCrossings counts the edges of the rank ring between nodes under
 	// different switches of this level; MinRingCrossings is the least
-	// possible for the nodes chosen (Spanned, or 0 for one switch).
+	// possible for the nodes chosen: the number of groups of this level
+	// (its switches; a leaf hanging straight under a higher switch counts
+	// as one), or 0 for one group.
 	RingCrossings    int `json:"ring_crossings"`
 	MinRingCrossings int `json:"min_ring_crossings"`
 }
@@ -158,13 +160,16 @@ func (s *snapshot) buildPlan(sel *selection, q resolved) *Plan {
 	return p
 }
 
-// groupOf returns the level-lvl group of a node's leaf: its ancestor at
-// that level, or a unique negative id for a leaf with no such ancestor.
+// groupOf returns the level-lvl group of a leaf: its highest ancestor (or
+// itself) of level at most lvl. In a regular tree that is its switch of
+// that level; a leaf hanging straight under a higher switch is a group of
+// its own; an island whose root is below lvl is one group.
 func (t *Topology) groupOf(leaf int32, lvl int) int32 {
-	if a := t.ancestorAt(leaf, lvl); a >= 0 {
-		return a
+	g := leaf
+	for p := t.sw[g].parent; p >= 0 && t.sw[p].level <= lvl; p = t.sw[p].parent {
+		g = p
 	}
-	return -leaf - 2
+	return g
 }
 
 func (s *snapshot) levelMetrics(p *Plan, ids []int32, n int) {
@@ -172,19 +177,22 @@ func (s *snapshot) levelMetrics(p *Plan, ids []int32, n int) {
 	for lvl := 0; lvl <= t.maxLevel; lvl++ {
 		m := LevelMetrics{Level: lvl}
 		seen := map[int32]bool{}
+		groups := map[int32]bool{}
 		for i, id := range ids {
-			g := t.groupOf(t.nodes[id].leaf, lvl)
-			if g >= 0 {
-				seen[g] = true
+			leaf := t.nodes[id].leaf
+			if a := t.ancestorAt(leaf, lvl); a >= 0 {
+				seen[a] = true
 			}
+			g := t.groupOf(leaf, lvl)
+			groups[g] = true
 			next := ids[(i+1)%len(ids)]
 			if len(ids) > 1 && g != t.groupOf(t.nodes[next].leaf, lvl) {
 				m.RingCrossings++
 			}
 		}
 		m.Spanned = len(seen)
-		if m.Spanned > 1 {
-			m.MinRingCrossings = m.Spanned
+		if len(groups) > 1 {
+			m.MinRingCrossings = len(groups)
 		}
 		m.LowerBound = s.levelLowerBound(lvl, n)
 		p.Levels = append(p.Levels, m)

@@ -9,8 +9,8 @@ import (
 // FreeNode is a node that can take work now, with what it has free.
 type FreeNode struct {
 	Name string `json:"name"`
-	// Cores is the number of free cores; it is checked only when the
-	// request sets CPUsPerTask.
+	// Cores is the number of free cores; 0 means unknown. It is checked
+	// (when known) only if the request sets CPUsPerTask.
 	Cores int `json:"cores,omitempty"`
 	// GPUs is the number of free GPUs; it is checked only when the request
 	// sets GPUsPerNode.
@@ -229,7 +229,7 @@ func newSnapshot(t *Topology, free []FreeNode, q resolved) (*snapshot, error) {
 		}
 		s.free[i] = true
 		s.nFree++
-		ok = (q.cpusPerTask == 0 || f.Cores >= q.coresNeeded) &&
+		ok = (q.cpusPerTask == 0 || f.Cores == 0 || f.Cores >= q.coresNeeded) &&
 			(q.gpusPerNode == 0 || f.GPUs >= q.gpusPerNode)
 		if ok {
 			s.elig[i] = true

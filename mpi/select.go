@@ -60,30 +60,22 @@ func (s *snapshot) selectNodes(n int) (*selection, error) {
 		}
 		return nil, e
 	}
-	// top[sw] holds the k largest eligible counts of the leaves under sw,
-	// largest first.
-	top := make([][]int, len(t.sw))
-	for _, sw := range t.post {
-		r := &t.sw[sw]
-		if r.isLeaf() {
-			if e := s.swElig[sw]; e > 0 {
-				top[sw] = []int{e}
-			}
-			continue
-		}
-		var merged []int
-		for _, c := range r.children {
-			merged = mergeDesc(merged, top[c], k)
-		}
-		top[sw] = merged
+	fr, exact := s.frontiers(k)
+	var top [][]int
+	if !exact {
+		top = s.topLists(k)
 	}
-	// Candidates: the switches of the lowest level whose k best leaves
+	// Candidates: the switches of the lowest level under which k leaves
 	// hold n nodes.
 	best := -1
 	var cands []int32
 	for _, sw := range t.post {
-		tp := top[sw]
-		if len(tp) < k || sumFirst(tp, k) < n {
+		if exact {
+			f := fr[sw].f
+			if len(f) <= k || len(f[k]) == 0 || int(f[k][len(f[k])-1].sum) < n {
+				continue
+			}
+		} else if tp := top[sw]; len(tp) < k || sumFirst(tp, k) < n {
 			continue
 		}
 		lvl := t.sw[sw].level
@@ -96,7 +88,13 @@ func (s *snapshot) selectNodes(n int) (*selection, error) {
 	}
 	var chosen *selection
 	for _, c := range cands {
-		sel := s.evaluate(c, k, n, top)
+		var pool []int32
+		if exact {
+			pool = s.exactPool(fr, c, k, n)
+		} else {
+			pool = s.greedyPool(top, c, k, n)
+		}
+		sel := s.evaluate(c, k, n, pool)
 		if chosen == nil || compareCost(sel.cost, chosen.cost) < 0 {
 			chosen = sel
 		}
@@ -114,49 +112,295 @@ func sumFirst(v []int, k int) int {
 	return s
 }
 
-// mergeDesc merges two descending lists, keeping the first k.
-func mergeDesc(a, b []int, k int) []int {
-	out := make([]int, 0, min(k, len(a)+len(b)))
-	i, j := 0, 0
-	for len(out) < k && (i < len(a) || j < len(b)) {
-		if j >= len(b) || (i < len(a) && a[i] >= b[j]) {
-			out = append(out, a[i])
-			i++
-		} else {
-			out = append(out, b[j])
-			j++
+func compareCost(a, b []int) int { return slices.Compare(a, b) }
+
+// Group counts per level are packed into one key, 16 bits per level from
+// level 1 (low bits) to level 4 (high bits), so that comparing keys
+// compares the counts from the top level down. Fabrics of more than five
+// levels, or jobs of more than 65535 leaves, use the greedy choice.
+const (
+	keyLevels = 4
+	keyBits   = 16
+)
+
+func keyField(key uint64, l int) uint64 { return key >> (keyBits * (l - 1)) & (1<<keyBits - 1) }
+
+// keyOnes returns a key with a count of 1 at levels from..keyLevels.
+func keyOnes(from int) uint64 {
+	var k uint64
+	for l := max(from, 1); l <= keyLevels; l++ {
+		k |= 1 << (keyBits * (l - 1))
+	}
+	return k
+}
+
+// keyBelow keeps the counts of levels below top.
+func keyBelow(key uint64, top int) uint64 {
+	if top > keyLevels {
+		return key
+	}
+	return key & (1<<(keyBits*(top-1)) - 1)
+}
+
+// entry is one Pareto-optimal way to take j leaves under a switch: the
+// groups it spans at each level (key) and the most eligible nodes those
+// leaves can hold. For a switch of switches, prev/tk/ei lead back through
+// the knapsack over its children: this entry is entry prev of the previous
+// step for j-tk leaves plus entry ei of the child's front for tk leaves
+// (tk 0: the child is not used).
+type entry struct {
+	key  uint64
+	sum  int32
+	prev int32
+	tk   int32
+	ei   int32
+}
+
+// front is the Pareto front of one switch: fr.f[j] for j leaves; for a
+// switch of switches also the knapsack steps, one per child in kids.
+type front struct {
+	f     [][]entry
+	kids  []int32
+	steps [][][]entry // steps[i][j]: after children kids[:i+1]
+}
+
+// maxFront bounds a Pareto front; only very irregular fabrics reach it,
+// and then the entries with the fewest groups and the one with the most
+// nodes are kept, so a feasible choice always remains.
+const maxFront = 8
+
+// better reports whether e beats f for the same groups: more nodes, then
+// (for determinism) the earlier way of getting them.
+func better(e, f *entry) bool {
+	switch {
+	case e.sum != f.sum:
+		return e.sum > f.sum
+	case e.prev != f.prev:
+		return e.prev < f.prev
+	case e.tk != f.tk:
+		return e.tk < f.tk
+	}
+	return e.ei < f.ei
+}
+
+// frontAcc gathers candidate entries, keeping the best per group key.
+type frontAcc struct {
+	idx map[uint64]int32
+	es  []entry
+}
+
+func (a *frontAcc) add(e entry) {
+	if i, ok := a.idx[e.key]; ok {
+		if better(&e, &a.es[i]) {
+			a.es[i] = e
 		}
+		return
+	}
+	a.idx[e.key] = int32(len(a.es))
+	a.es = append(a.es, e)
+}
+
+// take returns the Pareto front of what was added and resets a: entries
+// sorted by groups (top level first), each holding more nodes than every
+// entry before it, at most maxFront of them.
+func (a *frontAcc) take() []entry {
+	es := prune(a.es)
+	a.es = nil
+	clear(a.idx)
+	return es
+}
+
+// prune sorts entries of distinct keys by key and keeps the Pareto front.
+func prune(es []entry) []entry {
+	if len(es) < 2 {
+		return es
+	}
+	slices.SortFunc(es, func(a, b entry) int { return cmp.Compare(a.key, b.key) })
+	out := es[:1]
+	for _, e := range es[1:] {
+		if e.sum > out[len(out)-1].sum {
+			out = append(out, e)
+		}
+	}
+	if len(out) > maxFront {
+		out = append(out[:maxFront-1], out[len(out)-1])
 	}
 	return out
 }
 
-func compareCost(a, b []int) int { return slices.Compare(a, b) }
+// frontBudget bounds the combinations frontiers may try; past it the plan
+// falls back to the greedy choice of switches (select_greedy.go). Regular
+// trees stay far below it; deep irregular ones with large jobs do not.
+const frontBudget = 150_000
 
-// evaluate selects k leaves under switch c holding n eligible nodes and
-// scores the result. The cost, compared lexicographically, is: switches
-// spanned at each level from the top down to level 1; eligible nodes left
-// free on the chosen leaves (tightest fit); whole free leaves broken into;
-// the eligible nodes under c (best fit, as Slurm); c's depth-first position.
-func (s *snapshot) evaluate(c int32, k, n int, top [][]int) *selection {
+// frontiers computes, bottom-up, for every switch and every j <= k, the
+// Pareto front of (groups per level, eligible nodes) over the ways to take
+// exactly j leaves under it. Dominance survives addition, so combining the
+// fronts of children as a knapsack is exact (up to maxFront). It reports
+// false when the work would exceed frontBudget.
+func (s *snapshot) frontiers(k int) ([]front, bool) {
 	t := s.t
-	var pool []int32
-	if t.sw[c].isLeaf() {
-		pool = []int32{c}
-	} else {
-		used := make(map[int32]bool)
-		s.chooseSwitches(c, k, n, top, used)
-		for _, l := range t.dfsLeaves {
-			if s.swElig[l] > 0 && t.sw[l].parent >= 0 && used[t.sw[l].parent] && t.isUnder(l, c) {
-				pool = append(pool, l)
+	if t.maxLevel > keyLevels || k >= 1<<keyBits {
+		return nil, false
+	}
+	work := 0
+	acc := frontAcc{idx: make(map[uint64]int32)}
+	fr := make([]front, len(t.sw))
+	for _, sw := range t.post {
+		r := &t.sw[sw]
+		if r.isLeaf() {
+			if e := s.swElig[sw]; e > 0 {
+				fr[sw].f = [][]entry{nil, {{key: keyOnes(1), sum: int32(e)}}}
+			}
+			continue
+		}
+		var kids []int32
+		allLeaves := true
+		for _, c := range r.children {
+			if fr[c].f != nil {
+				kids = append(kids, c)
+				allLeaves = allLeaves && t.sw[c].isLeaf()
 			}
 		}
+		if len(kids) == 0 {
+			continue
+		}
+		top := r.level
+		if allLeaves {
+			vals := make([]int, len(kids))
+			for i, c := range kids {
+				vals[i] = s.swElig[c]
+			}
+			slices.SortFunc(vals, func(a, b int) int { return b - a })
+			f := make([][]entry, min(k, len(vals))+1)
+			sum := 0
+			for j := 1; j < len(f); j++ {
+				sum += vals[j-1]
+				key := keyOnes(top)
+				for l := 1; l < top; l++ {
+					key |= uint64(j) << (keyBits * (l - 1))
+				}
+				f[j] = []entry{{key: key, sum: int32(sum)}}
+			}
+			fr[sw].f = f
+			continue
+		}
+		// Knapsack over the children.
+		steps := make([][][]entry, len(kids))
+		prev := [][]entry{{{}}} // before any child: j = 0, nothing
+		reach := 0
+		for i, c := range kids {
+			cf := fr[c].f
+			reach = min(k, reach+len(cf)-1)
+			for j := range prev {
+				for tk := 1; tk < len(cf) && j+tk <= reach; tk++ {
+					work += len(prev[j]) * len(cf[tk])
+				}
+			}
+			if work > frontBudget {
+				return nil, false
+			}
+			next := make([][]entry, reach+1)
+			for J := range next {
+				if J < len(prev) {
+					for pi, a := range prev[J] {
+						acc.add(entry{key: a.key, sum: a.sum, prev: int32(pi)})
+					}
+				}
+				for tk := 1; tk < len(cf) && tk <= J; tk++ {
+					j := J - tk
+					if j >= len(prev) {
+						continue
+					}
+					for pi := range prev[j] {
+						a := &prev[j][pi]
+						for ei := range cf[tk] {
+							b := &cf[tk][ei]
+							// Counts add level by level; no field
+							// overflows as each is at most k < 2^16.
+							acc.add(entry{key: a.key + keyBelow(b.key, top), sum: a.sum + b.sum, prev: int32(pi), tk: int32(tk), ei: int32(ei)})
+						}
+					}
+				}
+				next[J] = acc.take()
+			}
+			steps[i] = next
+			prev = next
+		}
+		f := make([][]entry, len(prev))
+		for j := 1; j < len(prev); j++ {
+			es := slices.Clone(prev[j])
+			for i, e := range es {
+				// Levels from this switch up count one group; each
+				// final entry remembers its place in the last step.
+				acc.add(entry{key: keyBelow(e.key, top) | keyOnes(top), sum: e.sum, prev: int32(i), tk: -1, ei: -1})
+			}
+			f[j] = acc.take()
+		}
+		fr[sw] = front{f: f, kids: kids, steps: steps}
 	}
+	return fr, true
+}
+
+// collectPool appends the leaves a front entry draws from: the leaves of
+// the switches it takes whole sets of leaves from (any of them will do),
+// and single leaves it picks.
+func (s *snapshot) collectPool(fr []front, sw int32, j int, e entry, pool []int32) []int32 {
+	t := s.t
+	r := &t.sw[sw]
+	if r.isLeaf() {
+		return append(pool, sw)
+	}
+	f := &fr[sw]
+	if f.steps == nil { // children are leaves
+		for _, ch := range r.children {
+			if s.swElig[ch] > 0 {
+				pool = append(pool, ch)
+			}
+		}
+		return pool
+	}
+	// Walk the knapsack back from the last step.
+	idx := int(e.prev)
+	for i := len(f.kids) - 1; i >= 0; i-- {
+		x := f.steps[i][j][idx]
+		if x.tk > 0 {
+			c := f.kids[i]
+			pool = s.collectPool(fr, c, int(x.tk), fr[c].f[x.tk][x.ei], pool)
+			j -= int(x.tk)
+		}
+		idx = int(x.prev)
+	}
+	return pool
+}
+
+// exactPool returns the leaves that the front entry of c with the fewest
+// groups holding n nodes draws from.
+func (s *snapshot) exactPool(fr []front, c int32, k, n int) []int32 {
+	for _, x := range fr[c].f[k] {
+		if int(x.sum) >= n {
+			return s.collectPool(fr, c, k, x, nil)
+		}
+	}
+	return nil // not reached: c is a candidate
+}
+
+// evaluate selects k leaves of the pool under switch c holding n eligible nodes and
+// scores the result. The cost, compared lexicographically, is: groups
+// (switches, or leaves with no switch of that level above them) at each
+// level from the top down to level 1; eligible nodes left free on the
+// chosen leaves (tightest fit); whole free leaves broken into; the eligible
+// nodes under c, then under its parent, and so on up (best fit, as Slurm,
+// extended up the tree so that larger free areas stay whole); c's
+// depth-first position.
+func (s *snapshot) evaluate(c int32, k, n int, pool []int32) *selection {
+	t := s.t
 	leaves := s.minWaste(pool, k, n)
 	slices.SortFunc(leaves, func(a, b int32) int { return cmp.Compare(t.sw[a].leafOrder(t), t.sw[b].leafOrder(t)) })
 	sel := &selection{lca: c, leaves: leaves}
 	cost := make([]int, 0, t.maxLevel+4)
 	for lvl := t.maxLevel; lvl >= 1; lvl-- {
-		cost = append(cost, s.spanned(leaves, lvl))
+		cost = append(cost, t.groups(leaves, lvl))
 	}
 	waste, whole := -n, 0
 	for _, l := range leaves {
@@ -165,7 +409,11 @@ func (s *snapshot) evaluate(c int32, k, n int, top [][]int) *selection {
 			whole++
 		}
 	}
-	cost = append(cost, waste, whole, s.swElig[c], int(t.sw[c].firstNode(t)))
+	cost = append(cost, waste, whole)
+	for a := c; a >= 0; a = t.sw[a].parent {
+		cost = append(cost, s.swElig[a])
+	}
+	cost = append(cost, int(t.sw[c].firstNode(t)))
 	sel.cost = cost
 	// Nodes taken: everything eligible, less the waste left on one leaf:
 	// one that was already partly used if there is one, else the last.
@@ -181,13 +429,14 @@ func (s *snapshot) evaluate(c int32, k, n int, top [][]int) *selection {
 	return sel
 }
 
-// spanned counts the distinct level-lvl switches above the leaves.
-func (s *snapshot) spanned(leaves []int32, lvl int) int {
+// groups counts the level-lvl groups of the leaves: the distinct switches
+// of that level above them, a leaf with no switch of that level above it
+// being a group of its own. It is the number of boundaries of that level
+// a ring through the leaves must cross (if more than one).
+func (t *Topology) groups(leaves []int32, lvl int) int {
 	seen := make(map[int32]bool, 4)
 	for _, l := range leaves {
-		if a := s.t.ancestorAt(l, lvl); a >= 0 {
-			seen[a] = true
-		}
+		seen[t.groupOf(l, lvl)] = true
 	}
 	return len(seen)
 }
@@ -215,173 +464,12 @@ func (r *swRec) firstNode(t *Topology) int32 {
 	return t.nodes[r.nodes[0]].order
 }
 
-// chooseSwitches marks, under switch c, the fewest children (and, in
-// them, recursively the fewest children) that can supply need nodes from
-// exactly k leaves. The children of the deepest marked switches form the
-// pool from which minWaste picks the leaves.
-func (s *snapshot) chooseSwitches(c int32, k, need int, top [][]int, used map[int32]bool) {
-	t := s.t
-	used[c] = true
-	r := &t.sw[c]
-	allLeaves := true
-	var kids []int32
-	for _, ch := range r.children {
-		if len(top[ch]) == 0 {
-			continue
-		}
-		kids = append(kids, ch)
-		if !t.sw[ch].isLeaf() {
-			allLeaves = false
-		}
-	}
-	if allLeaves {
-		return
-	}
-	// prof[i][j] is the most nodes child i supplies from j leaves.
-	prof := make([][]int, len(kids))
-	for i, ch := range kids {
-		tp := top[ch][:min(k, len(top[ch]))]
-		p := make([]int, len(tp)+1)
-		for j, v := range tp {
-			p[j+1] = p[j] + v
-		}
-		prof[i] = p
-	}
-	picked := pickChildren(prof, k, need)
-	sum := 0
-	for i, j := range picked {
-		if j > 0 {
-			sum += prof[i][j]
-		}
-	}
-	slack := sum - need
-	for i, j := range picked {
-		if j == 0 || t.sw[kids[i]].isLeaf() {
-			continue
-		}
-		give := min(slack, prof[i][j]-j)
-		slack -= give
-		s.chooseSwitches(kids[i], j, prof[i][j]-give, top, used)
-	}
-}
-
-// pickChildren finds the fewest children, and how many leaves to take from
-// each (picked[i]), whose best leaves supply need nodes from exactly k
-// leaves in all. Exact by dynamic programming when small enough; greedy
-// (largest supplies first) otherwise.
-func pickChildren(prof [][]int, k, need int) []int {
-	// Greedy first: it also bounds the number of children.
-	order := make([]int, len(prof))
-	for i := range order {
-		order[i] = i
-	}
-	supply := func(i int) int { return prof[i][min(k, len(prof[i])-1)] }
-	slices.SortStableFunc(order, func(a, b int) int { return supply(b) - supply(a) })
-	greedy := greedyPick(prof, order, k, need)
-	g := 0
-	work := 0
-	for i, j := range greedy {
-		if j > 0 {
-			g++
-		}
-		work += (len(prof[i]) - 1)
-	}
-	if g <= 1 || int64(work)*int64(g)*int64(k) > 4_000_000 {
-		return greedy
-	}
-	// dp[m][j]: most nodes from m children and j leaves; -1 unreachable.
-	const none = -1
-	layers := make([][][]int, len(prof)+1)
-	cur := make([][]int, g+1)
-	for m := range cur {
-		cur[m] = make([]int, k+1)
-		for j := range cur[m] {
-			cur[m][j] = none
-		}
-	}
-	cur[0][0] = 0
-	layers[0] = cur
-	for i, p := range prof {
-		next := make([][]int, g+1)
-		for m := range next {
-			next[m] = slices.Clone(cur[m])
-		}
-		for m := 1; m <= g; m++ {
-			for j := 1; j <= k; j++ {
-				for tk := 1; tk < len(p) && tk <= j; tk++ {
-					if prev := cur[m-1][j-tk]; prev != none && prev+p[tk] > next[m][j] {
-						next[m][j] = prev + p[tk]
-					}
-				}
-			}
-		}
-		layers[i+1] = next
-		cur = next
-	}
-	m := 0
-	for m = 1; m <= g; m++ {
-		if cur[m][k] >= need {
-			break
-		}
-	}
-	if m > g {
-		return greedy
-	}
-	picked := make([]int, len(prof))
-	j := k
-	for i := len(prof) - 1; i >= 0 && m > 0; i-- {
-		v := layers[i+1][m][j]
-		if v == layers[i][m][j] {
-			continue // child i not used
-		}
-		for tk := 1; tk < len(prof[i]) && tk <= j; tk++ {
-			if prev := layers[i][m-1][j-tk]; prev != none && prev+prof[i][tk] == v {
-				picked[i] = tk
-				m--
-				j -= tk
-				break
-			}
-		}
-	}
-	return picked
-}
-
-// greedyPick takes children in the given order until their best k leaves
-// supply need.
-func greedyPick(prof [][]int, order []int, k, need int) []int {
-	picked := make([]int, len(prof))
-	var pool []int
-	for _, i := range order {
-		var vals []int
-		for j := 1; j < len(prof[i]); j++ {
-			vals = append(vals, prof[i][j]-prof[i][j-1])
-		}
-		pool = mergeDesc(pool, vals, k)
-		if sumFirst(pool, k) >= need && len(pool) >= k {
-			break
-		}
-	}
-	// Assign the k best leaves back to their children.
-	quota := map[int]int{}
-	for _, v := range pool[:k] {
-		quota[v]++
-	}
-	for _, i := range order {
-		for j := 1; j < len(prof[i]); j++ {
-			v := prof[i][j] - prof[i][j-1]
-			if quota[v] > 0 {
-				quota[v]--
-				picked[i]++
-			}
-		}
-	}
-	return picked
-}
-
 // minWaste picks exactly k leaves of the pool whose eligible nodes add up
-// to at least n and as little more as possible; among equal sums it leans
-// to leaves that are not whole free leaves. Exact (dynamic programming over
-// sums) unless the table would be large, then greedy with one swap pass.
+// to at least n and as little more as possible, then with the fewest whole
+// free leaves. Exact (dynamic programming over sums and whole leaves) for
+// small pools; for larger ones exact on the sum (a bitset dynamic program)
+// and leaning to partly used leaves; for the largest, greedy with a swap
+// pass.
 func (s *snapshot) minWaste(pool []int32, k, n int) []int32 {
 	t := s.t
 	items := slices.Clone(pool)
@@ -397,10 +485,16 @@ func (s *snapshot) minWaste(pool []int32, k, n int) []int32 {
 	})
 	val := func(l int32) int { return s.swElig[l] }
 	greedy, gsum := greedyWaste(items, val, k, n)
-	if gsum == n || len(items) == k {
+	if len(items) == k {
 		return greedy
 	}
 	capSum := gsum
+	if int64(len(items)+1)*int64(k+1)*int64(capSum+1) <= 2_000_000 {
+		return exactWaste(items, val, s.isWhole, k, n, capSum)
+	}
+	if gsum == n {
+		return greedy
+	}
 	words := capSum/64 + 1
 	if int64(k+1)*int64(capSum+1) > 4_000_000 || int64(len(items))*int64(k)*int64(words) > 20_000_000 {
 		return greedy
@@ -453,6 +547,54 @@ func (s *snapshot) minWaste(pool []int32, k, n int) []int32 {
 	for j, b := k, target; j > 0; j-- {
 		i := first[j*(capSum+1)+b]
 		out = append(out, items[i])
+		b -= val(items[i])
+	}
+	return out
+}
+
+// exactWaste is minWaste by dynamic programming over (items, leaves,
+// sum): the fewest whole leaves for each reachable sum up to capSum (the
+// greedy sum, always reachable).
+func exactWaste(items []int32, val func(int32) int, whole []bool, k, n, capSum int) []int32 {
+	const inf = int8(127)
+	w := capSum + 1
+	size := (k + 1) * w
+	tab := make([]int8, (len(items)+1)*size)
+	for i := range tab[:size] {
+		tab[i] = inf
+	}
+	tab[0] = 0
+	for i, l := range items {
+		v, add := val(l), int8(0)
+		if whole[l] {
+			add = 1
+		}
+		prev, cur := tab[i*size:(i+1)*size], tab[(i+1)*size:(i+2)*size]
+		copy(cur, prev)
+		for j := 1; j <= min(k, i+1); j++ {
+			for b := v; b <= capSum; b++ {
+				if p := prev[(j-1)*w+b-v]; p != inf && p+add < cur[j*w+b] {
+					cur[j*w+b] = p + add
+				}
+			}
+		}
+	}
+	last := tab[len(items)*size:]
+	target := -1
+	for b := n; b <= capSum; b++ {
+		if last[k*w+b] != inf {
+			target = b
+			break
+		}
+	}
+	out := make([]int32, 0, k)
+	for i, j, b := len(items)-1, k, target; j > 0; i-- {
+		prev, cur := tab[i*size:(i+1)*size], tab[(i+1)*size:(i+2)*size]
+		if cur[j*w+b] == prev[j*w+b] {
+			continue // items[i] not needed
+		}
+		out = append(out, items[i])
+		j--
 		b -= val(items[i])
 	}
 	return out
