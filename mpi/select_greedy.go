@@ -227,4 +227,3 @@ func greedyPick(prof [][]int, order []int, k, need int) []int {
 	}
 	return picked
 }
-
