@@ -1,0 +1,433 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sta-federation/sta-gateway/gateway/api"
+	"github.com/sta-federation/sta-gateway/internal/devsites"
+)
+
+const testToken = "e2e-token-0123456789abcdef"
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// mustBinary builds the real sta-gateway binary once per test run.
+func mustBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "sta-gateway-e2e-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "sta-gateway")
+		out, err := exec.Command("go", "build", "-race", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// daemon is a running sta-gateway process.
+type daemon struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	url    string
+	config string
+	log    *bytes.Buffer
+	logMu  *sync.Mutex
+	dir    string
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startDaemon writes a config for the dev sites into a new folder and starts the
+// daemon on it.
+func startDaemon(t *testing.T, env *devsites.Env) *daemon {
+	t.Helper()
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	cfg := env.WriteGatewayConfig(t, dir, addr, testToken, "1s")
+	d := &daemon{t: t, url: "http://" + addr, config: cfg, log: &bytes.Buffer{}, logMu: &sync.Mutex{}, dir: dir}
+	d.start()
+	t.Cleanup(func() {
+		d.stop()
+		if t.Failed() {
+			d.logMu.Lock()
+			t.Logf("daemon log:\n%s", tail(d.log.String(), 60))
+			d.logMu.Unlock()
+		}
+	})
+	return d
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (d *daemon) start() {
+	d.t.Helper()
+	d.cmd = exec.Command(mustBinary(d.t), "serve", "--config", d.config)
+	d.cmd.Stderr = lockedWriter{d.logMu, d.log}
+	if err := d.cmd.Start(); err != nil {
+		d.t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var h api.Health
+		if code := d.do("GET", "/v1/health", "", nil, &h); code == 200 && h.Status == "ok" {
+			return
+		}
+		if time.Now().After(deadline) {
+			d.t.Fatalf("daemon not healthy after 30s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// stop ends the daemon with SIGTERM (a graceful shutdown) and checks it exits 0.
+func (d *daemon) stop() {
+	if d.cmd == nil || d.cmd.Process == nil || d.cmd.ProcessState != nil {
+		return
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	err := d.cmd.Wait()
+	if err != nil {
+		d.t.Errorf("daemon exited %v after SIGTERM; want 0", err)
+	}
+}
+
+// kill ends the daemon with SIGKILL.
+func (d *daemon) kill() {
+	d.cmd.Process.Signal(syscall.SIGKILL)
+	d.cmd.Wait()
+}
+
+// do sends a request as user (empty: no auth) and decodes the answer into out.
+func (d *daemon) do(method, path, user string, body any, out any, hdr ...string) int {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, d.url+path, rd)
+	if user != "" {
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		req.Header.Set(api.HeaderActAs, user)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			d.t.Errorf("%s %s: %d %s: %v", method, path, resp.StatusCode, b, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+func (d *daemon) submit(user string, req api.SubmitRequest, key string) (api.Job, int, *api.Error) {
+	var raw json.RawMessage
+	var hdr []string
+	if key != "" {
+		hdr = []string{api.HeaderIdempotencyKey, key}
+	}
+	code := d.do("POST", "/v1/jobs", user, req, &raw, hdr...)
+	if code >= 300 {
+		var e api.Error
+		json.Unmarshal(raw, &e)
+		return api.Job{}, code, &e
+	}
+	var j api.Job
+	if err := json.Unmarshal(raw, &j); err != nil {
+		d.t.Fatalf("submit: %v: %s", err, raw)
+	}
+	return j, code, nil
+}
+
+func (d *daemon) job(user, id string) api.Job {
+	var j api.Job
+	if code := d.do("GET", "/v1/jobs/"+id, user, nil, &j); code != 200 {
+		d.t.Fatalf("GET job %s: %d", id, code)
+	}
+	return j
+}
+
+// waitState polls the job until pred holds.
+func (d *daemon) waitState(user, id string, timeout time.Duration, pred func(api.Job) bool) api.Job {
+	d.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		j := d.job(user, id)
+		if pred(j) {
+			return j
+		}
+		if time.Now().After(deadline) {
+			d.t.Fatalf("job %s: still %s (%s) after %v", id, j.State, j.Reason, timeout)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+func final(j api.Job) bool { return j.State.Final() && (j.EndedAt != nil) }
+
+// sacctRow reads one job's accounting on the site, as the site's administrator.
+func sacctRow(t *testing.T, s devsites.Site, id string) map[string]string {
+	t.Helper()
+	fields := []string{"JobID", "State", "CPUTimeRAW", "Comment", "Account", "User", "ExitCode"}
+	out := s.Slurm(t, t.Context(), "sacct", "-n", "-X", "-P", "-D", "-j", id, "-M", s.Cluster, "-o", strings.Join(fields, ","))
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 1 || lines[0] == "" {
+		t.Fatalf("sacct -j %s on %s: %q, want one row", id, s.Name, out)
+	}
+	f := strings.Split(lines[0], "|")
+	row := map[string]string{}
+	for i, k := range fields {
+		row[k] = f[i]
+	}
+	return row
+}
+
+func atoi(t *testing.T, s string) int64 {
+	t.Helper()
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		t.Fatalf("%q: %v", s, err)
+	}
+	return v
+}
+
+const workScript = "#!/bin/bash\n#SBATCH --job-name=e2e-work\n#SBATCH --ntasks=2\n#SBATCH --time=2\necho start on $(hostname)\nsleep 3\necho end\n"
+
+// TestSubmitCompletedCharged: through the real daemon, a job on each site goes
+// to COMPLETED and is charged CPUTimeRAW x the site's rate, both read by the test
+// from sacct and from the balance.
+func TestSubmitCompletedCharged(t *testing.T) {
+	env := devsites.Load(t)
+	d := startDaemon(t, env)
+	cases := []struct {
+		site, project, jur string
+		rate               int64 // thousandths
+	}{
+		{"ca-hydro", "climate-ca", "CA", 1000},
+		{"de-hpc", "fusion", "DE", 1500},
+	}
+	for _, tc := range cases {
+		t.Run(tc.site, func(t *testing.T) {
+			site := env.Site(t, tc.site)
+			var before []api.Balance
+			d.do("GET", "/v1/balance?project="+tc.project, "alice", nil, &before)
+			j, code, aerr := d.submit("alice", api.SubmitRequest{Script: workScript, Project: tc.project,
+				Jurisdictions: []string{tc.jur}}, "")
+			if aerr != nil {
+				t.Fatalf("submit: %d %+v", code, aerr)
+			}
+			if code != http.StatusCreated || j.SiteJobID == "" || j.Site != tc.site || j.State == api.StateSubmitting {
+				t.Fatalf("submit returned %d %+v; want 201 with a site job id on %s", code, j, tc.site)
+			}
+			j = d.waitState("alice", j.ID, 90*time.Second, final)
+			if j.State != api.StateCompleted || j.ExitCode == nil || *j.ExitCode != 0 {
+				t.Fatalf("job ended %s exit %v", j.State, j.ExitCode)
+			}
+			row := sacctRow(t, site, j.SiteJobID)
+			cpu := atoi(t, row["CPUTimeRAW"])
+			want := (cpu*tc.rate + 999) / 1000
+			if cpu == 0 || j.CoreSeconds != want {
+				t.Fatalf("charged %d core-seconds; sacct says CPUTimeRAW %d x rate %d/1000 = %d", j.CoreSeconds, cpu, tc.rate, want)
+			}
+			if row["Comment"] != "sta-"+j.ID || row["Account"] != j.Account || row["User"] != "alice" {
+				t.Fatalf("sacct row %v does not carry the job's tag, account and user", row)
+			}
+			var after []api.Balance
+			d.do("GET", "/v1/balance?project="+tc.project, "alice", nil, &after)
+			var charged, held int64
+			for i, b := range after {
+				if b.Site == tc.site {
+					charged = b.ChargedSeconds - before[i].ChargedSeconds
+					held = b.HeldSeconds - before[i].HeldSeconds
+				}
+			}
+			if charged != want || held != 0 {
+				t.Fatalf("balance moved by charged %d held %d; want charged %d held 0", charged, held, want)
+			}
+			var out api.Output
+			d.do("GET", "/v1/jobs/"+j.ID+"/output", "alice", nil, &out)
+			if !strings.Contains(out.Data, "start on") || !strings.HasSuffix(out.Data, "end\n") || !out.EOF {
+				t.Fatalf("output %+v", out)
+			}
+		})
+	}
+}
+
+// TestAllocationTooSmall: a job whose hold exceeds the allocation is refused
+// before anything reaches Slurm.
+func TestAllocationTooSmall(t *testing.T) {
+	env := devsites.Load(t)
+	d := startDaemon(t, env)
+	name := fmt.Sprintf("e2e-toosmall-%d", time.Now().UnixNano())
+	script := "#!/bin/bash\n#SBATCH --job-name=" + name + "\n#SBATCH --time=10\ntrue\n"
+	_, code, aerr := d.submit("alice", api.SubmitRequest{Script: script, Project: "tiny"}, "")
+	if aerr == nil || code != http.StatusUnprocessableEntity || (aerr.Code != api.CodeInsufficient && aerr.Code != api.CodeNoSite) {
+		t.Fatalf("submit to a tiny allocation: %d %+v; want 422 insufficient", code, aerr)
+	}
+	if !strings.Contains(aerr.Message, "core-hours") {
+		t.Fatalf("refusal does not say how much is left: %q", aerr.Message)
+	}
+	for _, s := range env.Sites {
+		out := s.Slurm(t, t.Context(), "sacct", "-a", "-n", "-X", "-P", "-S", "now-600", "--name="+name, "-o", "JobID")
+		if strings.TrimSpace(out) != "" {
+			t.Fatalf("a refused job reached %s: %q", s.Name, out)
+		}
+	}
+	var jobs []api.Job
+	d.do("GET", "/v1/jobs?project=tiny", "alice", nil, &jobs)
+	if len(jobs) != 0 {
+		t.Fatalf("refused job stored: %+v", jobs)
+	}
+}
+
+// TestCancelAndFollowOutput: a job's output is followed while it writes it; the
+// job is then cancelled and settles CANCELLED.
+func TestCancelAndFollowOutput(t *testing.T) {
+	env := devsites.Load(t)
+	d := startDaemon(t, env)
+	script := "#!/bin/bash\n#SBATCH --time=5\nfor i in 1 2 3 4 5 6; do echo line $i; sleep 1; done\nsleep 300\n"
+	j, _, aerr := d.submit("bob", api.SubmitRequest{Script: script, Project: "fusion"}, "")
+	if aerr != nil {
+		t.Fatal(aerr)
+	}
+	var got strings.Builder
+	var offset int64
+	chunks := 0
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(got.String(), "line 6\n") {
+		var out api.Output
+		if code := d.do("GET", fmt.Sprintf("/v1/jobs/%s/output?offset=%d&wait=10", j.ID, offset), "bob", nil, &out); code != 200 {
+			t.Fatalf("output: %d", code)
+		}
+		if out.Offset != offset {
+			t.Fatalf("output at offset %d, asked %d", out.Offset, offset)
+		}
+		if out.Data != "" {
+			chunks++
+		}
+		got.WriteString(out.Data)
+		offset = out.Next
+		if time.Now().After(deadline) {
+			t.Fatalf("after 60s the output is %q", got.String())
+		}
+	}
+	if want := "line 1\nline 2\nline 3\nline 4\nline 5\nline 6\n"; got.String() != want {
+		t.Fatalf("followed output %q, want %q", got.String(), want)
+	}
+	if chunks < 2 {
+		t.Fatalf("the output came in %d chunk(s): it was not followed while written", chunks)
+	}
+	if code := d.do("POST", "/v1/jobs/"+j.ID+"/cancel", "alice", nil, nil); code != http.StatusOK {
+		// alice is a member of fusion: she may cancel bob's job in it.
+		t.Fatalf("cancel: %d", code)
+	}
+	j = d.waitState("bob", j.ID, 60*time.Second, final)
+	if j.State != api.StateCancelled {
+		t.Fatalf("after cancel: %s", j.State)
+	}
+	row := sacctRow(t, env.Site(t, j.Site), j.SiteJobID)
+	if !strings.HasPrefix(row["State"], "CANCELLED") || j.CoreSeconds < atoi(t, row["CPUTimeRAW"]) {
+		t.Fatalf("sacct %v; gateway charged %d", row, j.CoreSeconds)
+	}
+	if code := d.do("POST", "/v1/jobs/"+j.ID+"/cancel", "nobody", nil, nil); code != http.StatusForbidden {
+		t.Fatalf("cancel by an unknown user: %d, want 403", code)
+	}
+}
+
+// TestIdempotencyKeyAtOnce: the same Idempotency-Key sent twice at once gives
+// one job; the same key with another body is a conflict.
+func TestIdempotencyKeyAtOnce(t *testing.T) {
+	env := devsites.Load(t)
+	d := startDaemon(t, env)
+	key := fmt.Sprintf("e2e-key-%d", time.Now().UnixNano())
+	req := api.SubmitRequest{Script: "#!/bin/bash\n#SBATCH --time=1\nsleep 1\n", Project: "climate-ca"}
+	type res struct {
+		j    api.Job
+		code int
+		err  *api.Error
+	}
+	results := make(chan res, 2)
+	for range 2 {
+		go func() {
+			j, code, err := d.submit("alice", req, key)
+			results <- res{j, code, err}
+		}()
+	}
+	a, b := <-results, <-results
+	if a.err != nil || b.err != nil {
+		t.Fatalf("submits: %+v %+v", a.err, b.err)
+	}
+	if a.j.ID != b.j.ID || a.j.SiteJobID != b.j.SiteJobID {
+		t.Fatalf("two jobs for one key: %s/%s and %s/%s", a.j.ID, a.j.SiteJobID, b.j.ID, b.j.SiteJobID)
+	}
+	if codes := []int{a.code, b.code}; !(codes[0] == 201 && codes[1] == 200 || codes[0] == 200 && codes[1] == 201) {
+		t.Fatalf("statuses %v, want one 201 and one 200", codes)
+	}
+	d.waitState("alice", a.j.ID, 60*time.Second, final)
+	site := env.Site(t, a.j.Site)
+	out := site.Slurm(t, t.Context(), "sacct", "-a", "-n", "-X", "-P", "-S", "now-600", "-M", site.Cluster, "-o", "Comment")
+	if n := strings.Count(out, "sta-"+a.j.ID+"\n"); n != 1 {
+		t.Fatalf("%d Slurm jobs carry the tag of %s, want 1", n, a.j.ID)
+	}
+	req.Script += "# changed\n"
+	if _, code, err := d.submit("alice", req, key); code != http.StatusConflict || err == nil || err.Code != api.CodeConflict {
+		t.Fatalf("same key, other body: %d %+v; want 409 conflict", code, err)
+	}
+}
