@@ -459,10 +459,16 @@ func loadRecording(t *testing.T, path string) recording {
 	return r
 }
 
+// version returns what `sbatch --version` says.
+func (o *oracle) version() string {
+	cmd := exec.Command("sbatch", "--version")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "SLURM_CONF=" + filepath.Join(o.dir, "slurm.conf")}
+	out, _ := cmd.Output()
+	return strings.TrimSpace(string(out))
+}
+
 func saveRecording(t *testing.T, path string, r recording) {
 	t.Helper()
-	out, _ := exec.Command("sbatch", "--version").Output()
-	r.Sbatch = strings.TrimSpace(string(out))
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		t.Fatal(err)
@@ -482,7 +488,7 @@ func TestOracleScripts(t *testing.T) {
 	}
 	if *update {
 		o := newOracle(t)
-		rec := recording{Note: "what sbatch -v read from each script in testdata/scripts (go test -run Oracle -update)"}
+		rec := recording{Sbatch: o.version(), Note: "what sbatch -v read from each script in testdata/scripts (go test -run Oracle -update)"}
 		for _, f := range files {
 			b, err := os.ReadFile(f)
 			if err != nil {
@@ -517,7 +523,7 @@ func TestOracleGenerated(t *testing.T) {
 	const golden = "testdata/generated.sbatch.json"
 	if *update {
 		o := newOracle(t)
-		rec := recording{Note: "generated scripts (genScript, seed 22 05) and what sbatch -v read from them (go test -run Oracle -update)"}
+		rec := recording{Sbatch: o.version(), Note: "generated scripts (genScript, seed 22 05) and what sbatch -v read from them (go test -run Oracle -update)"}
 		r := rand.New(rand.NewPCG(22, 5))
 		for i := 0; i < 1500; i++ {
 			script := genScript(r)
@@ -559,8 +565,7 @@ func TestOracleMerge(t *testing.T) {
 	if *update {
 		o := newOracle(t)
 		rec.Note = "generated scripts and command-line options (genScript, genArgs, seed 7 12), and what sbatch -v read from both (go test -run Oracle -update)"
-		out, _ := exec.Command("sbatch", "--version").Output()
-		rec.Sbatch = strings.TrimSpace(string(out))
+		rec.Sbatch = o.version()
 		r := rand.New(rand.NewPCG(7, 12))
 		for i := 0; i < 500; i++ {
 			script, args := genScript(r), genArgs(r)
