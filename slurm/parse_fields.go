@@ -186,7 +186,8 @@ func parseCount(s string) (n int, unlimited bool, err error) {
 // "\x1f" + mark + "\x1f", the mark being fresh random letters for each query (see
 // NewRecordMark). Values can hold anything, the unit separator and line breaks
 // included (job names and comments do, and their owners choose them): a record
-// ends only at separator + "\n", which no one can forge without knowing the mark.
+// ends after its last field's separator, and fields are told apart by separators
+// only, which no one can forge without knowing the mark.
 // The parsers learn the separator from the first record, whose first field is a
 // job id and cannot hold it.
 
@@ -214,7 +215,10 @@ type markedRecord struct {
 	fields []string
 }
 
-// splitMarkedRecords splits output into records of exactly nfields fields.
+// splitMarkedRecords splits output into records of exactly nfields fields. It
+// counts separators and never looks for line ends: a value may start or end with
+// a line break (a job name "\n..." right after a separator), which only the
+// separator count tells from the end of a record.
 func splitMarkedRecords(cmd string, data []byte, nfields int) ([]markedRecord, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, nil
@@ -227,27 +231,41 @@ func splitMarkedRecords(cmd string, data []byte, nfields int) ([]markedRecord, e
 	if j < 0 || !validRecordMark(string(data[i+1:i+1+j])) {
 		return nil, &ParseError{Command: cmd, Line: 1, Err: errors.New(`no valid record mark after the first field`)}
 	}
-	sep := data[i : i+j+2]
-	term := append(append([]byte{}, sep...), '\n')
+	sep := string(data[i : i+j+2])
+	chunks := strings.Split(string(data), sep)
+	// Every field is followed by sep and every record by "\n": the last chunk is
+	// what follows the last record.
+	tail := chunks[len(chunks)-1]
+	chunks = chunks[:len(chunks)-1]
 	var recs []markedRecord
 	line := 1
-	rest := data
-	for len(rest) > 0 {
-		k := bytes.Index(rest, term)
-		if k < 0 {
-			if len(bytes.TrimSpace(rest)) == 0 {
-				break
+	for len(chunks) > 0 {
+		if len(recs) > 0 {
+			rest, ok := strings.CutPrefix(chunks[0], "\n")
+			if !ok {
+				return nil, &ParseError{Command: cmd, Line: line, Err: fmt.Errorf("record does not start on a new line: %q", clip(chunks[0]))}
 			}
-			return nil, &ParseError{Command: cmd, Line: line, Err: errors.New("record does not end with the separator: output truncated or not ours")}
+			chunks[0] = rest
+			line++
 		}
-		body := rest[:k]
-		fields := strings.Split(string(body), string(sep))
-		if len(fields) != nfields {
-			return nil, &ParseError{Command: cmd, Line: line, Err: fmt.Errorf("%d fields, want %d", len(fields), nfields)}
+		if len(chunks) < nfields {
+			return nil, &ParseError{Command: cmd, Line: line, Err: fmt.Errorf("%d fields, want %d: output truncated or not ours", len(chunks), nfields)}
+		}
+		fields := chunks[:nfields:nfields]
+		chunks = chunks[nfields:]
+		if strings.Contains(fields[0], "\n") {
+			return nil, &ParseError{Command: cmd, Line: line, Err: fmt.Errorf("first field %q holds a line break", clip(fields[0]))}
 		}
 		recs = append(recs, markedRecord{line: line, fields: fields})
-		line += bytes.Count(rest[:k+len(term)], []byte{'\n'})
-		rest = rest[k+len(term):]
+		for _, f := range fields {
+			line += strings.Count(f, "\n")
+		}
+	}
+	if tail != "\n" && tail != "" {
+		if strings.HasPrefix(tail, "\n") {
+			line++
+		}
+		return nil, &ParseError{Command: cmd, Line: line, Err: fmt.Errorf("%q after the last record: output truncated or not ours", clip(tail))}
 	}
 	return recs, nil
 }
