@@ -78,7 +78,9 @@ type field struct {
 	// an argument was given (for options whose argument is optional).
 	set  func(o *Options, name, arg string, has bool) error
 	args func(o *Options) []string // the canonical sbatch arguments
-	copy func(dst, src *Options)
+	copy func(dst, src *Options)   // dst's value becomes src's
+	// adds: a repeated option adds to the value (--mail-type)
+	adds bool
 	// safe checks what Args passes on beyond value hygiene: names
 	// without spaces, hostlists, and so on. nil when hygiene suffices.
 	safe func(o *Options) error
@@ -206,7 +208,8 @@ func buildFields() ([]field, map[string]int) {
 				return err
 			},
 			args: func(o *Options) []string { return []string{"--mail-type=" + o.MailType.String()} },
-			copy: func(d, s *Options) { d.MailType |= s.MailType },
+			copy: func(d, s *Options) { d.MailType = s.MailType },
+			adds: true,
 		},
 		stringField("mail-user", func(o *Options) *string { return &o.MailUser }, checkWord),
 		stringField("export", func(o *Options) *string { return &o.Export }, nil),
@@ -339,10 +342,12 @@ func (o *Options) Set(name, value string) error {
 	if longIndex[name].arg == argNone && value != "" {
 		return &Error{Option: "--" + name, Msg: fmt.Sprintf("option '--%s' doesn't allow an argument", name), Err: ErrSyntax}
 	}
-	if err := fields[i].set(o, name, value, value != ""); err != nil {
+	c := *o // a failed Set changes nothing
+	if err := fields[i].set(&c, name, value, value != ""); err != nil {
 		return &Error{Option: "--" + name, Msg: err.Error(), Err: ErrInvalidValue}
 	}
-	o.set |= 1 << i
+	c.set |= 1 << i
+	*o = c
 	return nil
 }
 
@@ -374,11 +379,6 @@ func (o *Options) Unset(name string) {
 	}
 	var zero Options
 	o.set &^= 1 << i
-	// copy from a zero value; mail-type's copy adds, so clear it first
-	if fields[i].key == "mail-type" {
-		o.MailType = 0
-		return
-	}
 	fields[i].copy(o, &zero)
 }
 
@@ -415,7 +415,11 @@ func Merge(base, over Options) Options {
 		if over.set&(1<<i) == 0 {
 			continue
 		}
-		f.copy(&r, &over)
+		if f.adds {
+			r.MailType |= over.MailType
+		} else {
+			f.copy(&r, &over)
+		}
 		r.set |= 1 << i
 	}
 	return r

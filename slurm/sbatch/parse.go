@@ -92,6 +92,7 @@ func Parse(r io.Reader) (*Script, error) {
 	s.Shebang = lines[0]
 
 	var comps [][]token
+	var scanErr error // a line sbatch cannot split into words
 	cur := []token{}
 	for i, line := range lines {
 		lineno := i + 1
@@ -114,7 +115,10 @@ func Parse(r io.Reader) (*Script, error) {
 		}
 		toks, sep, err := tokenizeLine(rest, lineno, prefix)
 		if err != nil {
-			return nil, err
+			// sbatch meets this line only after it has read the
+			// components before it
+			scanErr = err
+			break
 		}
 		if sep != nil {
 			s.Separators = append(s.Separators, *sep)
@@ -132,6 +136,9 @@ func Parse(r io.Reader) (*Script, error) {
 	// getopt finds it: the first complaint in that order is the one
 	// reported.
 	for c, toks := range comps {
+		if c == len(comps)-1 && scanErr != nil {
+			return nil, scanErr
+		}
 		dirs, opts, err := readOptions(toks, true, c)
 		if err != nil {
 			return nil, err
@@ -338,10 +345,12 @@ func (o *Options) setDirective(d Directive) error {
 	if !ok {
 		return nil
 	}
-	if err := fields[i].set(o, d.Name, d.Value, d.HasValue); err != nil {
+	c := *o
+	if err := fields[i].set(&c, d.Name, d.Value, d.HasValue); err != nil {
 		return errorf(d.Line, d.Flag, ErrInvalidValue, err.Error())
 	}
-	o.set |= 1 << i
+	c.set |= 1 << i
+	*o = c
 	return nil
 }
 

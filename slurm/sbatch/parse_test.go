@@ -322,6 +322,11 @@ func TestOptionsSet(t *testing.T) {
 	if o != (Options{}) {
 		t.Errorf("failed Sets changed the options: %+v", o)
 	}
+	o = mustOptions(t, "nodes", "4", "mail-type", "BEGIN")
+	before := o
+	if o.Set("nodes", "x") == nil || o.Set("mail-type", "FOO") == nil || o != before {
+		t.Errorf("a failed Set changed a set option: %+v", o)
+	}
 	o = mustOptions(t, "time", "0", "mem", "0", "nodes", "0")
 	if o.Time != Infinite || o.Mem != 0 || !o.IsSet("mem") || !o.IsSet("nodes") || o.IsSet("ntasks") {
 		t.Errorf("zero values: %+v", o)
@@ -553,5 +558,18 @@ func BenchmarkArrayTasksWorstCase(b *testing.B) {
 	spec := strings.TrimSuffix(strings.Repeat("0-4000000:2,", 7), ",")
 	for b.Loop() {
 		ArrayTasks(spec)
+	}
+}
+
+// sbatch reads a component's lines only after it has set the options of
+// the components before: an invalid value there is the first complaint.
+func TestParseErrorOrderAcrossComponents(t *testing.T) {
+	_, err := Parse(strings.NewReader("#!/bin/sh\n#SBATCH -N x\n#SBATCH hetjob\n#SBATCH -J \"unterminated\n"))
+	if !errors.Is(err, ErrInvalidValue) {
+		t.Errorf("got %v, want the invalid node count first", err)
+	}
+	_, err = Parse(strings.NewReader("#!/bin/sh\n#SBATCH -N 2\n#SBATCH -J \"unterminated\n#SBATCH hetjob\n#SBATCH -N x\n"))
+	if !errors.Is(err, ErrSyntax) {
+		t.Errorf("got %v, want the unmatched quote first", err)
 	}
 }
