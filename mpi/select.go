@@ -60,22 +60,13 @@ func (s *snapshot) selectNodes(n int) (*selection, error) {
 		}
 		return nil, e
 	}
-	fr, exact := s.frontiers(k)
-	var top [][]int
-	if !exact {
-		top = s.topLists(k)
-	}
 	// Candidates: the switches of the lowest level under which k leaves
-	// hold n nodes.
+	// hold n nodes (their k best leaves suffice).
+	top := s.topLists(k)
 	best := -1
 	var cands []int32
 	for _, sw := range t.post {
-		if exact {
-			f := fr[sw].f
-			if len(f) <= k || len(f[k]) == 0 || int(f[k][len(f[k])-1].sum) < n {
-				continue
-			}
-		} else if tp := top[sw]; len(tp) < k || sumFirst(tp, k) < n {
+		if tp := top[sw]; len(tp) < k || sumFirst(tp, k) < n {
 			continue
 		}
 		lvl := t.sw[sw].level
@@ -86,6 +77,14 @@ func (s *snapshot) selectNodes(n int) (*selection, error) {
 			cands = append(cands, sw)
 		}
 	}
+	// Exact fronts are needed only under the candidates.
+	needed := make([]bool, len(t.sw))
+	for _, c := range cands {
+		for _, sw := range t.islandSwitchesDFS(c) {
+			needed[sw] = true
+		}
+	}
+	fr, exact := s.frontiers(k, needed)
 	var chosen *selection
 	for _, c := range cands {
 		var pool []int32
@@ -183,13 +182,34 @@ func better(e, f *entry) bool {
 	return e.ei < f.ei
 }
 
-// frontAcc gathers candidate entries, keeping the best per group key.
+// frontAcc gathers candidate entries, keeping the best per group key:
+// by linear search while there are few keys (the usual case), by map past
+// that.
 type frontAcc struct {
 	idx map[uint64]int32
 	es  []entry
 }
 
+const accLinear = 16
+
 func (a *frontAcc) add(e entry) {
+	if len(a.es) <= accLinear {
+		for i := range a.es {
+			if a.es[i].key == e.key {
+				if better(&e, &a.es[i]) {
+					a.es[i] = e
+				}
+				return
+			}
+		}
+		a.es = append(a.es, e)
+		if len(a.es) > accLinear {
+			for i := range a.es {
+				a.idx[a.es[i].key] = int32(i)
+			}
+		}
+		return
+	}
 	if i, ok := a.idx[e.key]; ok {
 		if better(&e, &a.es[i]) {
 			a.es[i] = e
@@ -204,9 +224,11 @@ func (a *frontAcc) add(e entry) {
 // sorted by groups (top level first), each holding more nodes than every
 // entry before it, at most maxFront of them.
 func (a *frontAcc) take() []entry {
+	if len(a.es) > accLinear {
+		clear(a.idx)
+	}
 	es := prune(a.es)
 	a.es = nil
-	clear(a.idx)
 	return es
 }
 
@@ -233,12 +255,12 @@ func prune(es []entry) []entry {
 // trees stay far below it; deep irregular ones with large jobs do not.
 const frontBudget = 150_000
 
-// frontiers computes, bottom-up, for every switch and every j <= k, the
+// frontiers computes, bottom-up, for every needed switch and every j <= k, the
 // Pareto front of (groups per level, eligible nodes) over the ways to take
 // exactly j leaves under it. Dominance survives addition, so combining the
 // fronts of children as a knapsack is exact (up to maxFront). It reports
 // false when the work would exceed frontBudget.
-func (s *snapshot) frontiers(k int) ([]front, bool) {
+func (s *snapshot) frontiers(k int, needed []bool) ([]front, bool) {
 	t := s.t
 	if t.maxLevel > keyLevels || k >= 1<<keyBits {
 		return nil, false
@@ -247,6 +269,9 @@ func (s *snapshot) frontiers(k int) ([]front, bool) {
 	acc := frontAcc{idx: make(map[uint64]int32)}
 	fr := make([]front, len(t.sw))
 	for _, sw := range t.post {
+		if !needed[sw] {
+			continue
+		}
 		r := &t.sw[sw]
 		if r.isLeaf() {
 			if e := s.swElig[sw]; e > 0 {
@@ -489,7 +514,7 @@ func (s *snapshot) minWaste(pool []int32, k, n int) []int32 {
 		return greedy
 	}
 	capSum := gsum
-	if int64(len(items)+1)*int64(k+1)*int64(capSum+1) <= 2_000_000 {
+	if int64(len(items)+1)*int64(k+1)*int64(capSum+1) <= 150_000 {
 		return exactWaste(items, val, s.isWhole, k, n, capSum)
 	}
 	if gsum == n {
