@@ -184,6 +184,9 @@ func (d *daemon) submit(user string, req api.SubmitRequest, key string) (api.Job
 		hdr = []string{api.HeaderIdempotencyKey, key}
 	}
 	code := d.do("POST", "/v1/jobs", user, req, &raw, hdr...)
+	if code == 0 {
+		return api.Job{}, 0, &api.Error{Code: api.CodeUnavailable, Message: "no answer"}
+	}
 	if code >= 300 {
 		var e api.Error
 		json.Unmarshal(raw, &e)
@@ -430,4 +433,80 @@ func TestIdempotencyKeyAtOnce(t *testing.T) {
 	if _, code, err := d.submit("alice", req, key); code != http.StatusConflict || err == nil || err.Code != api.CodeConflict {
 		t.Fatalf("same key, other body: %d %+v; want 409 conflict", code, err)
 	}
+}
+
+// TestRestartAfterKill: SIGKILL the daemon while jobs are SUBMITTING (their sbatch
+// waits on a stopped controller) and others run, then start it again on the same
+// state: every accepted request maps to exactly one Slurm job (counted by tag in
+// sacct) and every finished job is charged exactly once.
+func TestRestartAfterKill(t *testing.T) {
+	env := devsites.Load(t)
+	site := env.Site(t, "ca-hydro")
+	d := startDaemon(t, env)
+	req := func(secs int) api.SubmitRequest {
+		return api.SubmitRequest{Script: fmt.Sprintf("#!/bin/bash\n#SBATCH --time=2\nsleep %d\n", secs),
+			Project: "climate-ca"}
+	}
+	var ids []string
+	for range 2 {
+		j, _, aerr := d.submit("alice", req(15), "")
+		if aerr != nil {
+			t.Fatal(aerr)
+		}
+		ids = append(ids, j.ID)
+	}
+	for _, id := range ids {
+		d.waitState("alice", id, 60*time.Second, func(j api.Job) bool { return j.State == api.StateRunning })
+	}
+	ctld := env.PID(t, site.Name+"-slurmctld")
+	if err := syscall.Kill(ctld, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	var contOnce sync.Once
+	resume := func() { contOnce.Do(func() { syscall.Kill(ctld, syscall.SIGCONT) }) }
+	t.Cleanup(resume)
+	const hanging = 5
+	for i := range hanging {
+		go d.submit("alice", req(1), fmt.Sprintf("restart-%d-%d", time.Now().UnixNano(), i))
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var sub []api.Job
+		d.do("GET", "/v1/jobs?state=SUBMITTING", "alice", nil, &sub)
+		if len(sub) == hanging {
+			for _, j := range sub {
+				ids = append(ids, j.ID)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d jobs SUBMITTING after 30s, want %d", len(sub), hanging)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // their sbatch runs on the site, waiting for the controller
+	d.kill()
+	resume()
+	d.start()
+	for _, id := range ids {
+		j := d.waitState("alice", id, 120*time.Second, final)
+		if j.State != api.StateCompleted {
+			t.Errorf("job %s ended %s (%s)", id, j.State, j.Reason)
+		}
+	}
+	out := site.Slurm(t, t.Context(), "sacct", "-a", "-n", "-X", "-P", "-S", "now-900", "-M", site.Cluster,
+		"-o", "JobID,Comment,CPUTimeRAW")
+	for _, id := range ids {
+		n := 0
+		for _, l := range strings.Split(out, "\n") {
+			if f := strings.Split(l, "|"); len(f) == 3 && f[1] == "sta-"+id {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("job %s: %d Slurm jobs carry its tag, want exactly 1 (sacct:\n%s)", id, n, out)
+		}
+	}
+	d.stop()
+	assertChargedOnce(t, filepath.Join(d.dir, "state", "sta-gateway.db"), ids)
 }
