@@ -162,8 +162,8 @@ func ParseTimeLimit(s string) (TimeLimit, error) {
 	return TimeLimit{Duration: time.Duration(total) * time.Second}, nil
 }
 
-// parseCount reads a non-negative count ("4", "UNLIMITED" -> 0 with unlimited).
-func parseCount(s string) (n int, unlimited bool, err error) {
+// parseSlurmCount reads a non-negative count ("4", "UNLIMITED" -> 0 with unlimited).
+func parseSlurmCount(s string) (n int, unlimited bool, err error) {
 	s = strings.TrimSpace(s)
 	switch strings.ToUpper(s) {
 	case "UNLIMITED", "INFINITE":
@@ -192,7 +192,10 @@ func parseCount(s string) (n int, unlimited bool, err error) {
 // job id and cannot hold it.
 
 // NewRecordMark returns a fresh random mark for one query's separator: 26
-// letters and digits (crypto/rand, 130 bits).
+// letters and digits (crypto/rand, 130 bits). The mark is in the command line of
+// the running query, which other users of the login node may read (ps); forging
+// it would take reading it there and changing a job's name or comment before the
+// command has loaded the queue.
 func NewRecordMark() string { return rand.Text() }
 
 func validRecordMark(m string) bool {
@@ -243,7 +246,7 @@ func splitMarkedRecords(cmd string, data []byte, nfields int) ([]markedRecord, e
 		if len(recs) > 0 {
 			rest, ok := strings.CutPrefix(chunks[0], "\n")
 			if !ok {
-				return nil, &ParseError{Command: cmd, Line: line, Err: fmt.Errorf("record does not start on a new line: %q", clip(chunks[0]))}
+				return nil, &ParseError{Command: cmd, Line: line, Err: fmt.Errorf("record does not start on a new line: %q", clipForError(chunks[0]))}
 			}
 			chunks[0] = rest
 			line++
@@ -254,7 +257,7 @@ func splitMarkedRecords(cmd string, data []byte, nfields int) ([]markedRecord, e
 		fields := chunks[:nfields:nfields]
 		chunks = chunks[nfields:]
 		if strings.Contains(fields[0], "\n") {
-			return nil, &ParseError{Command: cmd, Line: line, Err: fmt.Errorf("first field %q holds a line break", clip(fields[0]))}
+			return nil, &ParseError{Command: cmd, Line: line, Err: fmt.Errorf("first field %q holds a line break", clipForError(fields[0]))}
 		}
 		recs = append(recs, markedRecord{line: line, fields: fields})
 		for _, f := range fields {
@@ -265,7 +268,7 @@ func splitMarkedRecords(cmd string, data []byte, nfields int) ([]markedRecord, e
 		if strings.HasPrefix(tail, "\n") {
 			line++
 		}
-		return nil, &ParseError{Command: cmd, Line: line, Err: fmt.Errorf("%q after the last record: output truncated or not ours", clip(tail))}
+		return nil, &ParseError{Command: cmd, Line: line, Err: fmt.Errorf("%q after the last record: output truncated or not ours", clipForError(tail))}
 	}
 	return recs, nil
 }
@@ -291,7 +294,7 @@ type scontrolSchema struct {
 	freeText map[string]bool // keys whose values may hold spaces and "X=Y" text
 }
 
-func keySet(keys ...string) map[string]bool {
+func scontrolKeys(keys ...string) map[string]bool {
 	m := make(map[string]bool, len(keys))
 	for _, k := range keys {
 		m[k] = true
@@ -344,7 +347,7 @@ func readScontrolRecords(r io.Reader, s *scontrolSchema) ([]scontrolRecord, erro
 			if strings.TrimSpace(l) == "" {
 				continue
 			}
-			return nil, &ParseError{Command: s.cmd, Line: n + 1, Err: fmt.Errorf("want a record starting with %s=, got %q", s.first, clip(l))}
+			return nil, &ParseError{Command: s.cmd, Line: n + 1, Err: fmt.Errorf("want a record starting with %s=, got %q", s.first, clipForError(l))}
 		}
 		cur := raws[len(raws)-1]
 		cur.text.WriteByte('\n')
@@ -387,7 +390,7 @@ func splitScontrolFields(text string, s *scontrolSchema) (scontrolRecord, error)
 		k, v, hasEq := strings.Cut(tok, "=")
 		starts := hasEq && (s.known[k] || (keyLike(k) && !s.freeText[cur]))
 		if i == 0 && !starts {
-			return rec, fmt.Errorf("record starts with %q, not a key", clip(tok))
+			return rec, fmt.Errorf("record starts with %q, not a key", clipForError(tok))
 		}
 		if starts {
 			if err := flush(); err != nil {
@@ -406,15 +409,15 @@ func splitScontrolFields(text string, s *scontrolSchema) (scontrolRecord, error)
 	return rec, nil
 }
 
-func clip(s string) string {
+func clipForError(s string) string {
 	if len(s) > 80 {
 		return s[:80] + "..."
 	}
 	return s
 }
 
-// nullable turns scontrol's "(null)", "N/A" and "None" into "".
-func nullable(v string) string {
+// slurmNull turns scontrol's "(null)", "N/A" and "None" into "".
+func slurmNull(v string) string {
 	switch v {
 	case "(null)", "N/A", "None", "NONE", "n/a":
 		return ""
@@ -422,9 +425,9 @@ func nullable(v string) string {
 	return v
 }
 
-// listField splits a comma list; "(null)" and "" give nil.
-func listField(v string) []string {
-	v = nullable(strings.TrimSpace(v))
+// scontrolList splits a comma list; "(null)" and "" give nil.
+func scontrolList(v string) []string {
+	v = slurmNull(strings.TrimSpace(v))
 	if v == "" {
 		return nil
 	}

@@ -431,6 +431,8 @@ func fxRecordHydro(t *testing.T, ctx context.Context, env *devsites.Env, site de
 	time.Sleep(2 * time.Second)
 	r.local("", []string{"scontrol", "requeue", rq})
 	r.waitFor("requeue job pending", []string{rq}, fxAll("PENDING"))
+	args, _ = slurm.SqueueArgs(slurm.SqueueQuery{JobIDs: []string{rq}})
+	r.record("squeue-requeued", site.Monitor, "", args)
 	r.local("", []string{"scontrol", "update", "jobid=" + rq, "StartTime=now"})
 	r.waitFor("requeue job done", []string{rq}, fxAll("COMPLETED"))
 

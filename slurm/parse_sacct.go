@@ -39,9 +39,9 @@ var sacctFields = []string{
 	"Start", "End", "Timelimit", "NodeList", "JobName", "Comment",
 }
 
-var sacctFieldIndex = indexOf(sacctFields)
+var sacctFieldIndex = fieldIndexOf(sacctFields)
 
-func indexOf(names []string) map[string]int {
+func fieldIndexOf(names []string) map[string]int {
 	m := make(map[string]int, len(names))
 	for i, n := range names {
 		m[n] = i
@@ -163,11 +163,11 @@ func sacctRow(f []string) (AcctJob, string, error) {
 	j.JobIDRaw = strings.TrimSpace(get("JobIDRaw"))
 	id, step, hasStep := strings.Cut(j.JobID, ".")
 	if !slurmJobIDRE.MatchString(id) || hasStep && !slurmStepRE.MatchString(step) {
-		return j, "JobID", fmt.Errorf("job id %q", clip(j.JobID))
+		return j, "JobID", fmt.Errorf("job id %q", clipForError(j.JobID))
 	}
 	rawID, rawStep, rawHasStep := strings.Cut(j.JobIDRaw, ".")
 	if _, err := strconv.ParseUint(rawID, 10, 32); err != nil || rawHasStep != hasStep || rawStep != step {
-		return j, "JobIDRaw", fmt.Errorf("job id %q (JobID %q)", clip(j.JobIDRaw), clip(j.JobID))
+		return j, "JobIDRaw", fmt.Errorf("job id %q (JobID %q)", clipForError(j.JobIDRaw), clipForError(j.JobID))
 	}
 	j.Step = step
 	if arr, task, ok := strings.Cut(id, "_"); ok {
@@ -186,7 +186,7 @@ func sacctRow(f []string) (AcctJob, string, error) {
 			return j, "ExitCode", err
 		}
 	}
-	j.Reason = nullable(strings.TrimSpace(get("Reason")))
+	j.Reason = slurmNull(strings.TrimSpace(get("Reason")))
 	for _, c := range []struct {
 		name string
 		dst  *int64
@@ -203,7 +203,7 @@ func sacctRow(f []string) (AcctJob, string, error) {
 		name string
 		dst  *int
 	}{{"AllocCPUS", &j.AllocCPUs}, {"NNodes", &j.NumNodes}} {
-		if *c.dst, _, err = parseCount(get(c.name)); err != nil {
+		if *c.dst, _, err = parseSlurmCount(get(c.name)); err != nil {
 			return j, c.name, err
 		}
 	}

@@ -24,14 +24,14 @@ func ParseSbatchParsable(r io.Reader) (jobID, cluster string, err error) {
 		return "", "", &ParseError{Command: "sbatch", Line: 1, Err: errors.New("no job id printed")}
 	}
 	if strings.ContainsAny(line, "\n\r") {
-		return "", "", &ParseError{Command: "sbatch", Line: 2, Err: fmt.Errorf("more than one line: %q", clip(line))}
+		return "", "", &ParseError{Command: "sbatch", Line: 2, Err: fmt.Errorf("more than one line: %q", clipForError(line))}
 	}
 	jobID, cluster, hasCluster := strings.Cut(line, ";")
 	if n, err := strconv.ParseUint(jobID, 10, 32); err != nil || n == 0 || jobID[0] == '0' || jobID[0] == '+' {
-		return "", "", &ParseError{Command: "sbatch", Line: 1, Err: fmt.Errorf("%q is not a job id", clip(line))}
+		return "", "", &ParseError{Command: "sbatch", Line: 1, Err: fmt.Errorf("%q is not a job id", clipForError(line))}
 	}
 	if hasCluster && !slurmLoginNameRE.MatchString(cluster) {
-		return "", "", &ParseError{Command: "sbatch", Line: 1, Err: fmt.Errorf("%q: cluster %q is not a cluster name", clip(line), clip(cluster))}
+		return "", "", &ParseError{Command: "sbatch", Line: 1, Err: fmt.Errorf("%q: cluster %q is not a cluster name", clipForError(line), clipForError(cluster))}
 	}
 	return jobID, cluster, nil
 }

@@ -43,7 +43,7 @@ func JobDetailArgs(jobID string) ([]string, error) {
 var partitionSchema = &scontrolSchema{
 	cmd:   "scontrol show partition",
 	first: "PartitionName",
-	known: keySet("PartitionName", "AllowGroups", "AllowAccounts", "AllowQos", "AllocNodes",
+	known: scontrolKeys("PartitionName", "AllowGroups", "AllowAccounts", "AllowQos", "AllocNodes",
 		"Default", "QoS", "DefaultTime", "DisableRootJobs", "ExclusiveUser", "ExclusiveTopo",
 		"GraceTime", "Hidden", "MaxNodes", "MaxTime", "MinNodes", "LLN", "MaxCPUsPerNode",
 		"MaxCPUsPerSocket", "Nodes", "NodeSets", "PriorityJobFactor", "PriorityTier", "RootOnly",
@@ -52,7 +52,7 @@ var partitionSchema = &scontrolSchema{
 		"MaxMemPerNode", "MaxMemPerCPU", "TRES", "TRESBillingWeights", "DenyAccounts", "DenyQos",
 		"PowerDownOnIdle", "ResumeTimeout", "SuspendTimeout", "SuspendTime", "Alternate",
 		"CpuBind", "Topology"),
-	freeText: keySet(),
+	freeText: scontrolKeys(),
 }
 
 // Partition is one partition of a site, with the limits the gateway routes and
@@ -136,14 +136,14 @@ func partitionFrom(rec *scontrolRecord) (Partition, string, error) {
 	}
 	p.Default = rec.get("Default") == "YES"
 	p.State = rec.get("State")
-	p.Nodes = nullable(rec.get("Nodes"))
+	p.Nodes = slurmNull(rec.get("Nodes"))
 	var err error
 	for _, c := range []struct {
 		key string
 		dst *int
 	}{{"TotalNodes", &p.TotalNodes}, {"TotalCPUs", &p.TotalCPUs}, {"MaxNodes", &p.MaxNodes},
 		{"MinNodes", &p.MinNodes}, {"MaxCPUsPerNode", &p.MaxCPUsPerNode}, {"PriorityTier", &p.PriorityTier}} {
-		if *c.dst, _, err = parseCount(rec.get(c.key)); err != nil {
+		if *c.dst, _, err = parseSlurmCount(rec.get(c.key)); err != nil {
 			return p, c.key, err
 		}
 	}
@@ -156,12 +156,12 @@ func partitionFrom(rec *scontrolRecord) (Partition, string, error) {
 	p.OverSubscribe = rec.get("OverSubscribe")
 	p.Exclusive = strings.HasPrefix(p.OverSubscribe, "EXCLUSIVE")
 	p.ExclusiveUser = rec.get("ExclusiveUser") == "YES"
-	p.AllowAccounts = listField(rec.get("AllowAccounts"))
-	p.DenyAccounts = listField(rec.get("DenyAccounts"))
-	p.AllowQos = listField(rec.get("AllowQos"))
-	p.DenyQos = listField(rec.get("DenyQos"))
-	p.AllowGroups = listField(rec.get("AllowGroups"))
-	p.QOS = nullable(rec.get("QoS"))
+	p.AllowAccounts = scontrolList(rec.get("AllowAccounts"))
+	p.DenyAccounts = scontrolList(rec.get("DenyAccounts"))
+	p.AllowQos = scontrolList(rec.get("AllowQos"))
+	p.DenyQos = scontrolList(rec.get("DenyQos"))
+	p.AllowGroups = scontrolList(rec.get("AllowGroups"))
+	p.QOS = slurmNull(rec.get("QoS"))
 	p.Hidden = rec.get("Hidden") == "YES"
 	return p, "", nil
 }
@@ -173,7 +173,7 @@ func partitionFrom(rec *scontrolRecord) (Partition, string, error) {
 var nodeSchema = &scontrolSchema{
 	cmd:   "scontrol show node",
 	first: "NodeName",
-	known: keySet("NodeName", "Arch", "CoresPerSocket", "CPUAlloc", "CPUEfctv", "CPUTot",
+	known: scontrolKeys("NodeName", "Arch", "CoresPerSocket", "CPUAlloc", "CPUEfctv", "CPUTot",
 		"CPULoad", "CPUErr", "CPUSpecList", "CoreSpecCount", "AvailableFeatures", "ActiveFeatures",
 		"Gres", "GresDrain", "GresUsed", "NodeAddr", "NodeHostName", "Port", "Version", "OS",
 		"RealMemory", "AllocMem", "FreeMem", "Sockets", "Boards", "MemSpecLimit", "State",
@@ -182,7 +182,7 @@ var nodeSchema = &scontrolSchema{
 		"CurrentWatts", "AveWatts", "LowestJoules", "ConsumedJoules", "ExtSensorsJoules",
 		"ExtSensorsWatts", "ExtSensorsTemp", "Reason", "Comment", "Extra", "InstanceId",
 		"InstanceType", "NextState", "Topology", "CertToken"),
-	freeText: keySet("OS", "Reason", "Comment", "Extra"),
+	freeText: scontrolKeys("OS", "Reason", "Comment", "Extra"),
 }
 
 // Node is one compute node.
@@ -253,8 +253,8 @@ func nodeFrom(rec *scontrolRecord) (Node, string, error) {
 	if n.Name == "" {
 		return n, "NodeName", fmt.Errorf("empty node name")
 	}
-	n.Addr = nullable(rec.get("NodeAddr"))
-	n.Hostname = nullable(rec.get("NodeHostName"))
+	n.Addr = slurmNull(rec.get("NodeAddr"))
+	n.Hostname = slurmNull(rec.get("NodeHostName"))
 	n.State = rec.get("State")
 	n.StateBase, n.StateFlags = parseNodeState(n.State)
 	var err error
@@ -264,7 +264,7 @@ func nodeFrom(rec *scontrolRecord) (Node, string, error) {
 	}{{"CPUTot", &n.CPUs}, {"CPUEfctv", &n.CPUsEffective}, {"CPUAlloc", &n.CPUAlloc},
 		{"Sockets", &n.Sockets}, {"CoresPerSocket", &n.CoresPerSocket},
 		{"ThreadsPerCore", &n.ThreadsPerCore}, {"Weight", &n.Weight}} {
-		if *c.dst, _, err = parseCount(rec.get(c.key)); err != nil {
+		if *c.dst, _, err = parseSlurmCount(rec.get(c.key)); err != nil {
 			return n, c.key, err
 		}
 	}
@@ -275,20 +275,20 @@ func nodeFrom(rec *scontrolRecord) (Node, string, error) {
 		key string
 		dst *int64
 	}{{"RealMemory", &n.RealMemoryMB}, {"AllocMem", &n.AllocMemMB}} {
-		v, _, err := parseCount(rec.get(c.key))
+		v, _, err := parseSlurmCount(rec.get(c.key))
 		if err != nil {
 			return n, c.key, err
 		}
 		*c.dst = int64(v)
 	}
-	n.Gres = nullable(rec.get("Gres"))
+	n.Gres = slurmNull(rec.get("Gres"))
 	if n.GPUs, err = gpusOf(rec.get("CfgTRES"), n.Gres); err != nil {
 		return n, "Gres", err
 	}
-	n.Features = listField(rec.get("AvailableFeatures"))
-	n.ActiveFeatures = listField(rec.get("ActiveFeatures"))
-	n.Partitions = listField(rec.get("Partitions"))
-	n.Reason = nullable(rec.get("Reason"))
+	n.Features = scontrolList(rec.get("AvailableFeatures"))
+	n.ActiveFeatures = scontrolList(rec.get("ActiveFeatures"))
+	n.Partitions = scontrolList(rec.get("Partitions"))
+	n.Reason = slurmNull(rec.get("Reason"))
 	return n, "", nil
 }
 
@@ -350,7 +350,7 @@ func parseNodeState(s string) (base string, flags []string) {
 func gpusOf(cfgTRES, gres string) (int, error) {
 	for _, t := range strings.Split(cfgTRES, ",") {
 		if v, ok := strings.CutPrefix(t, "gres/gpu="); ok {
-			n, _, err := parseCount(v)
+			n, _, err := parseSlurmCount(v)
 			return n, err
 		}
 	}
@@ -369,7 +369,7 @@ func gpusOf(cfgTRES, gres string) (int, error) {
 			case err == nil && n >= 0:
 				count = n
 			case len(parts) == 3:
-				return 0, fmt.Errorf("gres %q: count %q", clip(gres), last)
+				return 0, fmt.Errorf("gres %q: count %q", clipForError(gres), last)
 			}
 		}
 		total += count
@@ -408,8 +408,8 @@ func splitOutsideParens(s string) []string {
 var topologySchema = &scontrolSchema{
 	cmd:      "scontrol show topology",
 	first:    "SwitchName",
-	known:    keySet("SwitchName", "Level", "LinkSpeed", "Nodes", "Switches"),
-	freeText: keySet(),
+	known:    scontrolKeys("SwitchName", "Level", "LinkSpeed", "Nodes", "Switches"),
+	freeText: scontrolKeys(),
 }
 
 // Switch is one switch of the tree (topology/tree). Nodes and Switches are
@@ -442,7 +442,7 @@ func ParseTopology(r io.Reader) ([]Switch, error) {
 			key string
 			dst *int
 		}{{"Level", &sw.Level}, {"LinkSpeed", &sw.LinkSpeed}} {
-			if *c.dst, _, err = parseCount(rec.get(c.key)); err != nil {
+			if *c.dst, _, err = parseSlurmCount(rec.get(c.key)); err != nil {
 				return nil, &ParseError{Command: topologySchema.cmd, Line: rec.line, Field: c.key, Err: err}
 			}
 		}
@@ -462,7 +462,7 @@ func ParseTopology(r io.Reader) ([]Switch, error) {
 var jobSchema = &scontrolSchema{
 	cmd:   "scontrol show job",
 	first: "JobId",
-	known: keySet("JobId", "ArrayJobId", "ArrayTaskId", "ArrayTaskThrottle", "HetJobId",
+	known: scontrolKeys("JobId", "ArrayJobId", "ArrayTaskId", "ArrayTaskThrottle", "HetJobId",
 		"HetJobOffset", "HetJobIdSet", "JobName", "UserId", "GroupId", "MCS_label", "Priority",
 		"Nice", "Account", "QOS", "JobState", "Reason", "Dependency", "Requeue", "Restarts",
 		"BatchFlag", "Reboot", "ExitCode", "DerivedExitCode", "RunTime", "TimeLimit", "TimeMin",
@@ -480,7 +480,7 @@ var jobSchema = &scontrolSchema{
 		"CpuFreqMin", "CpuFreqMax", "CpuFreqGov", "Container", "ContainerID", "Extra",
 		"ResvPorts", "SegmentSize", "KillOInInvalidDependent", "ThreadSpec", "Gres",
 		"Switches", "Wait-for-Switch", "OOMKillStep"),
-	freeText: keySet("JobName", "Comment", "AdminComment", "SystemComment", "Command",
+	freeText: scontrolKeys("JobName", "Comment", "AdminComment", "SystemComment", "Command",
 		"WorkDir", "StdErr", "StdIn", "StdOut", "Extra", "Container", "ContainerID", "MailUser",
 		"Dependency", "Features", "Prefer", "ClusterFeatures", "BurstBuffer", "BurstBufferState",
 		"Reason"),
@@ -554,7 +554,7 @@ func jobDetailFrom(rec *scontrolRecord) (JobDetail, string, error) {
 	j := JobDetail{Fields: rec.fields}
 	j.JobID = rec.get("JobId")
 	if _, err := strconv.ParseUint(j.JobID, 10, 32); err != nil {
-		return j, "JobId", fmt.Errorf("job id %q", clip(j.JobID))
+		return j, "JobId", fmt.Errorf("job id %q", clipForError(j.JobID))
 	}
 	j.ArrayJobID = rec.get("ArrayJobId")
 	j.ArrayTaskID = rec.get("ArrayTaskId")
@@ -563,20 +563,20 @@ func jobDetailFrom(rec *scontrolRecord) (JobDetail, string, error) {
 	if j.User, j.UID, err = nameAndID(rec.get("UserId")); err != nil {
 		return j, "UserId", err
 	}
-	j.Account = nullable(rec.get("Account"))
-	j.QOS = nullable(rec.get("QOS"))
-	j.Partition = nullable(rec.get("Partition"))
-	j.Cluster = nullable(rec.get("ClusterName"))
+	j.Account = slurmNull(rec.get("Account"))
+	j.QOS = slurmNull(rec.get("QOS"))
+	j.Partition = slurmNull(rec.get("Partition"))
+	j.Cluster = slurmNull(rec.get("ClusterName"))
 	j.SlurmState = rec.get("JobState")
 	j.State = ParseJobState(j.SlurmState)
-	j.Reason = nullable(rec.get("Reason"))
+	j.Reason = slurmNull(rec.get("Reason"))
 	if ec := rec.get("ExitCode"); ec != "" {
 		if j.ExitCode, j.ExitSignal, err = ParseExitCode(ec); err != nil {
 			return j, "ExitCode", err
 		}
 	}
-	j.NodeList = nullable(rec.get("NodeList"))
-	j.BatchHost = nullable(rec.get("BatchHost"))
+	j.NodeList = slurmNull(rec.get("NodeList"))
+	j.BatchHost = slurmNull(rec.get("BatchHost"))
 	for _, c := range []struct {
 		key string
 		dst *int
@@ -586,7 +586,7 @@ func jobDetailFrom(rec *scontrolRecord) (JobDetail, string, error) {
 		if lo, _, ok := strings.Cut(v, "-"); ok { // a range "1-4" of a pending job
 			v = lo
 		}
-		if *c.dst, _, err = parseCount(v); err != nil {
+		if *c.dst, _, err = parseSlurmCount(v); err != nil {
 			return j, c.key, err
 		}
 	}
@@ -606,7 +606,7 @@ func jobDetailFrom(rec *scontrolRecord) (JobDetail, string, error) {
 	j.StdOut = rec.get("StdOut")
 	j.StdErr = rec.get("StdErr")
 	j.StdIn = rec.get("StdIn")
-	j.Command = nullable(rec.get("Command"))
+	j.Command = slurmNull(rec.get("Command"))
 	return j, "", nil
 }
 
@@ -614,11 +614,11 @@ func jobDetailFrom(rec *scontrolRecord) (JobDetail, string, error) {
 func nameAndID(v string) (string, int, error) {
 	name, rest, ok := strings.Cut(v, "(")
 	if !ok || !strings.HasSuffix(rest, ")") {
-		return "", 0, fmt.Errorf("%q: want name(id)", clip(v))
+		return "", 0, fmt.Errorf("%q: want name(id)", clipForError(v))
 	}
 	id, err := strconv.Atoi(strings.TrimSuffix(rest, ")"))
 	if err != nil || id < 0 {
-		return "", 0, fmt.Errorf("%q: want name(id)", clip(v))
+		return "", 0, fmt.Errorf("%q: want name(id)", clipForError(v))
 	}
 	return name, id, nil
 }

@@ -33,7 +33,7 @@ var squeueFields = []string{
 	"Name", "Comment",
 }
 
-var squeueFieldIndex = indexOf(squeueFields)
+var squeueFieldIndex = fieldIndexOf(squeueFields)
 
 // Job id grammar: 1234, array task 1234_7, pending tasks 1234_[8-10,12%2],
 // heterogeneous job component 1234+0.
@@ -152,27 +152,27 @@ func squeueRow(f []string) (QueueJob, string, error) {
 	var j QueueJob
 	j.JobID = strings.TrimSpace(get("JobArrayID"))
 	if !slurmJobIDRE.MatchString(j.JobID) {
-		return j, "JobArrayID", fmt.Errorf("job id %q", clip(j.JobID))
+		return j, "JobArrayID", fmt.Errorf("job id %q", clipForError(j.JobID))
 	}
 	j.RawJobID = strings.TrimSpace(get("JobID"))
 	if _, err := strconv.ParseUint(j.RawJobID, 10, 32); err != nil {
-		return j, "JobID", fmt.Errorf("job id %q", clip(j.RawJobID))
+		return j, "JobID", fmt.Errorf("job id %q", clipForError(j.RawJobID))
 	}
-	if task := nullable(strings.TrimSpace(get("ArrayTaskID"))); task != "" {
+	if task := slurmNull(strings.TrimSpace(get("ArrayTaskID"))); task != "" {
 		j.ArrayTaskID = task
 		j.ArrayJobID = strings.TrimSpace(get("ArrayJobID"))
 		if _, err := strconv.ParseUint(j.ArrayJobID, 10, 32); err != nil {
-			return j, "ArrayJobID", fmt.Errorf("array job id %q", clip(j.ArrayJobID))
+			return j, "ArrayJobID", fmt.Errorf("array job id %q", clipForError(j.ArrayJobID))
 		}
 	}
-	j.Cluster = nullable(get("Cluster"))
+	j.Cluster = slurmNull(get("Cluster"))
 	j.SlurmState = strings.TrimSpace(get("State"))
 	j.State = ParseJobState(j.SlurmState)
-	j.Reason = nullable(strings.TrimSpace(get("Reason")))
+	j.Reason = slurmNull(strings.TrimSpace(get("Reason")))
 	j.User = get("UserName")
-	j.Account = nullable(get("Account"))
-	j.Partition = nullable(get("Partition"))
-	j.QOS = nullable(get("QOS"))
+	j.Account = slurmNull(get("Account"))
+	j.Partition = slurmNull(get("Partition"))
+	j.QOS = slurmNull(get("QOS"))
 	var err error
 	for _, t := range []struct {
 		name string
@@ -182,12 +182,12 @@ func squeueRow(f []string) (QueueJob, string, error) {
 			return j, t.name, err
 		}
 	}
-	j.NodeList = nullable(strings.TrimSpace(get("NodeList")))
+	j.NodeList = slurmNull(strings.TrimSpace(get("NodeList")))
 	for _, c := range []struct {
 		name string
 		dst  *int
 	}{{"NumNodes", &j.NumNodes}, {"NumCPUs", &j.NumCPUs}, {"RestartCnt", &j.Restarts}} {
-		if *c.dst, _, err = parseCount(get(c.name)); err != nil {
+		if *c.dst, _, err = parseSlurmCount(get(c.name)); err != nil {
 			return j, c.name, err
 		}
 	}
@@ -200,6 +200,9 @@ func squeueRow(f []string) (QueueJob, string, error) {
 		}
 	}
 	j.Name = get("Name")
-	j.Comment = nullable(get("Comment"))
+	// squeue prints "(null)" for no comment; a comment "None" stays "None".
+	if j.Comment = get("Comment"); j.Comment == "(null)" {
+		j.Comment = ""
+	}
 	return j, "", nil
 }

@@ -355,6 +355,9 @@ func TestParseSqueueValues(t *testing.T) {
 		check func(j slurm.QueueJob) bool
 	}{
 		{"empty comment", map[string]string{"Comment": "(null)"}, func(j slurm.QueueJob) bool { return j.Comment == "" }},
+		{"comment None", map[string]string{"Comment": "None"}, func(j slurm.QueueJob) bool { return j.Comment == "None" }},
+		{"name starts a line", map[string]string{"Name": "\n42", "Comment": "\n"},
+			func(j slurm.QueueJob) bool { return j.Name == "\n42" && j.Comment == "\n" }},
 		{"comment with separator and breaks", map[string]string{"Comment": "a\x1fb\nc\x1f" + "42\x1f"},
 			func(j slurm.QueueJob) bool { return j.Comment == "a\x1fb\nc\x1f42\x1f" }},
 		{"pending times", map[string]string{"State": "PENDING", "StartTime": "N/A", "EndTime": "N/A", "NodeList": ""},
@@ -442,4 +445,22 @@ func ExampleParseSqueue() {
 	// Output:
 	// 1234_7 RUNNING hydro[01-02] 01:00:00 2026-11-26T13:33:25Z
 	// "sta:4f2a\nsecond line"
+}
+
+// TestParseSqueueRequeued: right after `scontrol requeue`, the job pends again
+// with a restart counted and a new submit time (the first run's is in sacct).
+func TestParseSqueueRequeued(t *testing.T) {
+	m := fxLoad(t, "ca-hydro")
+	id := m.Jobs["requeue"]
+	j, ok := fxSqueue(t, "ca-hydro", "squeue-requeued")[id]
+	if !ok {
+		t.Fatalf("no row for %s", id)
+	}
+	if j.State != slurm.StatePending || j.Restarts != 1 || j.Reason != "BeginTime" {
+		t.Errorf("%s (%q) reason %q restarts %d; want PENDING, BeginTime, 1", j.State, j.SlurmState, j.Reason, j.Restarts)
+	}
+	runs := fxRowsOf(fxSacct(t, "ca-hydro", "sacct-runs"), id)
+	if len(runs) != 2 || !j.SubmitTime.After(runs[0].Submit) || !j.SubmitTime.Equal(runs[1].Submit) {
+		t.Errorf("submit %v; runs %+v", j.SubmitTime, runs)
+	}
 }

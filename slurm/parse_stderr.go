@@ -116,7 +116,7 @@ var (
 	}
 )
 
-func matchAny(low string, pats []string) bool {
+func stderrMatches(low string, pats []string) bool {
 	for _, p := range pats {
 		if strings.Contains(low, p) {
 			return true
@@ -153,11 +153,11 @@ func classifyStderr(cmd string, exitCode int, stderr string) error {
 		low := strings.ToLower(l)
 		var k error
 		switch {
-		case matchAny(low, stderrUnavailable):
+		case stderrMatches(low, stderrUnavailable):
 			k = ErrSlurmUnavailable
-		case matchAny(low, stderrInvalidJob):
+		case stderrMatches(low, stderrInvalidJob):
 			k = ErrInvalidJobID
-		case matchAny(low, stderrRefused):
+		case stderrMatches(low, stderrRefused):
 			k = ErrQueryRefused
 		case strings.Contains(low, "warning") && !strings.Contains(low, "error"):
 			continue
