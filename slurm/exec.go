@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/sta-federation/sta-gateway/slurm/sbatch"
 )
 
 // Command is one remote program run: an argument vector, never a shell line.
@@ -280,11 +282,11 @@ const prelude = `for v in $(env | sed -n "s/^\(SBATCH_[A-Za-z0-9_]*\)=.*/\1/p");
 func sessionLine(args []string) string {
 	var b strings.Builder
 	b.WriteString("exec /bin/sh -c ")
-	b.WriteString(Quote(prelude + `; exec "$@"`))
+	b.WriteString(sbatch.Quote(prelude + `; exec "$@"`))
 	b.WriteString(" sh")
 	for _, a := range args {
 		b.WriteByte(' ')
-		b.WriteString(Quote(a))
+		b.WriteString(sbatch.Quote(a))
 	}
 	return b.String()
 }
@@ -478,7 +480,7 @@ func (c *Client) startShell(ctx context.Context) (*shell, error) {
 	}
 	sh := &shell{cn: cn, sess: sess, stdin: stdin, marker: "STA-END-" + randomHex(16),
 		stdout: newMarkReader(stdout, c.cfg.MaxOutput), stderr: newMarkReader(stderr, c.cfg.MaxOutput)}
-	if err := sess.Start("exec /bin/sh -c " + Quote(prelude+"; exec /bin/sh -s")); err != nil {
+	if err := sess.Start("exec /bin/sh -c " + sbatch.Quote(prelude+"; exec /bin/sh -s")); err != nil {
 		sess.Close()
 		return nil, &RunError{Site: c.cfg.Site, Cmd: "shell", Err: err}
 	}
@@ -551,7 +553,7 @@ func shellLine(cmd Command) string {
 	var b strings.Builder
 	quoted := make([]string, 0, len(cmd.Args)+3)
 	for _, a := range argv(cmd) {
-		quoted = append(quoted, Quote(a))
+		quoted = append(quoted, sbatch.Quote(a))
 	}
 	words := strings.Join(quoted, " ")
 	if len(cmd.Stdin) == 0 {

@@ -153,6 +153,9 @@ func QuoteArgs(args []string) string {
 // assignment when first on a command line); no '~' (tilde expansion), no
 // '#' (a comment when first).
 func plainWord(s string) bool {
+	if s[0] == '=' {
+		return false // zsh expands =cmd to the path of cmd
+	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("_-./:,@%+=", c) >= 0 {

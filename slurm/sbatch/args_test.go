@@ -156,7 +156,7 @@ func TestQuote(t *testing.T) {
 		"FOO=bar":     "'FOO=bar'",
 		"_x1=y":       "'_x1=y'",
 		"1x=y":        "1x=y",
-		"=x":          "=x",
+		"=x":          "'=x'", // zsh would expand a bare =x
 		"a b":         "'a b'",
 		"it's":        `'it'\''s'`,
 		"'":           `''\'''`,
