@@ -15,8 +15,8 @@ import (
 )
 
 // BenchmarkLedger loads one million jobs' entries (a hold, a charge and a
-// release each, ended over the twelve months of 2026, 100 projects, 2
-// sites, 3 partitions, 500 users) in one transaction, then measures:
+// release each, ended over the twelve months of 2026, 100 projects of 5
+// users each, 2 sites, 3 partitions) in one transaction, then measures:
 //
 //   - MonthlyUsageByProject: the usage report of one month by project
 //     (goal: under 100 ms);
@@ -275,10 +275,12 @@ func loadJobs(b *testing.B, l *accounting.Ledger, n int, now time.Time) {
 	rng := rand.New(rand.NewPCG(42, 42))
 	yearSecs := int64(365 * 24 * 3600)
 	for i := range n {
-		project := fmt.Sprintf("p%d", rng.IntN(projects))
+		// Each user works in one project (5 users a project).
+		u := rng.IntN(users)
+		project := fmt.Sprintf("p%d", u%projects)
 		site := sites[rng.IntN(len(sites))]
 		part := partitions[rng.IntN(len(partitions))]
-		user := fmt.Sprintf("u%d", rng.IntN(users))
+		user := fmt.Sprintf("u%d", u)
 		nodes, cpus := int64(rng.IntN(4)+1), int64(1<<rng.IntN(6))
 		limit := int64(rng.IntN(48)+1) * 1800
 		end := year(2026).Unix() + 3*24*3600 + rng.Int64N(yearSecs-4*24*3600)

@@ -254,13 +254,13 @@ BEGIN
         overrun     = overrun     + excluded.overrun;
 END;
 
--- Cache: holds not yet released (what the re-check of long-pending jobs scans).
+-- Cache: holds not yet released (what the re-check of long-pending jobs
+-- scans; it holds the jobs in flight, a few thousand, so it has no index of
+-- its own to maintain at every hold and release).
 CREATE TABLE acct_open_holds (
     job_id  TEXT    NOT NULL PRIMARY KEY REFERENCES acct_jobs (job_id),
     held_at INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
-
-CREATE INDEX acct_open_holds_by_time ON acct_open_holds (held_at);
 
 CREATE TRIGGER acct_entries_open_hold AFTER INSERT ON acct_entries
 WHEN NEW.kind = 'hold'
