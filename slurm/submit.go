@@ -325,32 +325,15 @@ func (s *Site) squeueTag(ctx context.Context, r Runner, sel string) ([]JobRef, e
 	if err != nil {
 		return nil, err
 	}
-	if strings.HasPrefix(sel, "--jobs=") && res.ExitCode != 0 &&
-		strings.Contains(string(res.Stderr), "Invalid job id specified") {
+	err = CheckQuery("squeue", res.ExitCode, string(res.Stderr))
+	if errors.Is(err, ErrInvalidJobID) && strings.HasPrefix(sel, "--jobs=") {
 		// The job left the queue (or, where PrivateData=jobs, is not ours to see).
 		return nil, nil
 	}
-	if err := queryError("squeue", res); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	return parseTagRows(res.Stdout, s.Cluster)
-}
-
-// queryError says whether a query failed: a non-zero exit, or an error message on
-// stderr while exiting 0 (squeue does that on some versions).
-func queryError(name string, res *Result) error {
-	msg := strings.TrimSpace(string(res.Stderr))
-	if res.ExitCode != 0 {
-		return fmt.Errorf("%s: exit %d: %s", name, res.ExitCode, msg)
-	}
-	for _, l := range strings.Split(msg, "\n") {
-		low := strings.ToLower(l)
-		if strings.Contains(low, "error") || strings.Contains(low, "timed out") ||
-			strings.Contains(low, "unable to contact") {
-			return fmt.Errorf("%s: %s", name, l)
-		}
-	}
-	return nil
 }
 
 // FindByTag looks for the job that carries tag, submitted by login since the given
@@ -412,7 +395,7 @@ func (s *Site) FindByTag(ctx context.Context, r Runner, login, tag string, since
 	if err != nil {
 		return nil, fmt.Errorf("find %s: %w", tag, err)
 	}
-	if err := queryError("sacct", res); err != nil {
+	if err := CheckQuery("sacct", res.ExitCode, string(res.Stderr)); err != nil {
 		return nil, fmt.Errorf("find %s: %w", tag, err)
 	}
 	rows, err = parseTagRows(res.Stdout, s.Cluster)
