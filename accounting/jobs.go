@@ -151,28 +151,27 @@ func (l *Ledger) placeHold(ctx context.Context, tx *sql.Tx, req HoldRequest) (Ho
 	if err != nil {
 		return Hold{}, err
 	}
-	alloc := struct{ ID int64 }{t.allocationID}
-	avail := t.available
+	allocID, avail := t.allocationID, t.available
 	if !t.overdraft.allows(avail, amount) {
-		return Hold{}, &InsufficientError{Project: req.Project, Site: req.Site, AllocationID: alloc.ID,
+		return Hold{}, &InsufficientError{Project: req.Project, Site: req.Site, AllocationID: allocID,
 			Requested: amount, Available: avail, Overdraft: int64(t.overdraft)}
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO acct_jobs
 		(job_id, tag, allocation_id, project, site, slurm_partition, user_name, nodes, cpus_per_node, time_limit, rate, hold_amount, held_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		req.JobID, tag, alloc.ID, req.Project, req.Site, req.Partition, req.User, req.Nodes, req.CPUsPerNode,
+		req.JobID, tag, allocID, req.Project, req.Site, req.Partition, req.User, req.Nodes, req.CPUsPerNode,
 		limit, rate, amount, at.Unix()); err != nil {
 		if isUnique(err) {
 			return Hold{}, conflictf("tag %q is already another job's", tag)
 		}
 		return Hold{}, err
 	}
-	id, err := insertEntry(ctx, tx, entryRow{kind: KindHold, allocationID: alloc.ID, jobID: req.JobID, amount: amount,
+	id, err := insertEntry(ctx, tx, entryRow{kind: KindHold, allocationID: allocID, jobID: req.JobID, amount: amount,
 		rate: rate, month: MonthOf(at), at: at, recordedAt: now, who: req.Who, why: req.Why})
 	if err != nil {
 		return Hold{}, err
 	}
-	return Hold{JobID: req.JobID, EntryID: id, AllocationID: alloc.ID, CoreSeconds: amount, CoreHours: hours(amount),
+	return Hold{JobID: req.JobID, EntryID: id, AllocationID: allocID, CoreSeconds: amount, CoreHours: hours(amount),
 		Rate: rate, At: at, AvailableCoreSeconds: avail - amount}, nil
 }
 

@@ -392,6 +392,9 @@ func (l *Ledger) CreateAllocationTx(ctx context.Context, tx *sql.Tx, a NewAlloca
 			(project, site, slurm_account, starts_at, ends_at, overdraft, created_at, created_by, why, request_id)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			a.Project, a.Site, a.SlurmAccount, start.Unix(), end.Unix(), int64(a.Overdraft), now.Unix(), a.Who, a.Why, nullString(a.RequestID))
+		if isTrigger(err) || isUnique(err) { // the overlap trigger, or a request id taken meanwhile
+			return conflictf("%v", err)
+		}
 		if err != nil {
 			return err
 		}
