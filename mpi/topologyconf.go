@@ -35,7 +35,7 @@ func ParseTopologyConf(r io.Reader) (*Topology, error) {
 		if joined.Len() == 0 {
 			start = lineNo
 		}
-		if t := strings.TrimRight(text, " \t\r"); strings.HasSuffix(t, "\\") {
+		if t := strings.TrimRight(text, " \t\r\v\f"); strings.HasSuffix(t, "\\") {
 			joined.WriteString(strings.TrimSuffix(t, "\\"))
 			joined.WriteByte(' ')
 			continue
@@ -90,23 +90,25 @@ type kv struct {
 	key, value string
 }
 
+func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f' }
+
 // fields splits a line into key=value pairs; values may be double-quoted.
 func fields(line string) ([]kv, string) {
 	var out []kv
 	i := 0
 	for {
-		for i < len(line) && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r') {
+		for i < len(line) && isBlank(line[i]) {
 			i++
 		}
 		if i >= len(line) {
 			return out, ""
 		}
 		j := i
-		for j < len(line) && line[j] != '=' && line[j] != ' ' && line[j] != '\t' {
+		for j < len(line) && line[j] != '=' && !isBlank(line[j]) {
 			j++
 		}
 		if j >= len(line) || line[j] != '=' {
-			return nil, fmt.Sprintf("%q is not key=value", strings.Fields(line[i:])[0])
+			return nil, fmt.Sprintf("%q is not key=value", line[i:j])
 		}
 		key := line[i:j]
 		j++
@@ -120,7 +122,7 @@ func fields(line string) ([]kv, string) {
 			j += end + 2
 		} else {
 			k := j
-			for k < len(line) && line[k] != ' ' && line[k] != '\t' && line[k] != '\r' {
+			for k < len(line) && !isBlank(line[k]) {
 				k++
 			}
 			val, j = line[j:k], k
@@ -141,7 +143,7 @@ func (p *confParser) line(n int, line string) error {
 	if strings.TrimSpace(line) == "" {
 		return nil
 	}
-	if f := strings.Fields(line); strings.EqualFold(f[0], "include") {
+	if f := strings.Fields(line); len(f) > 0 && strings.EqualFold(f[0], "include") {
 		return p.errorf(n, "Include is not supported: give the parser the included file's content")
 	}
 	pairs, why := fields(line)
