@@ -154,8 +154,9 @@ func ParseJobState(s string) JobState {
 		return StateUnknown
 	}
 	// "CANCELLED by 1001" (sacct): the words after the state name the canceller.
-	if word, _, ok := strings.Cut(s, " "); ok {
-		if word != "CANCELLED" {
+	if word, rest, ok := strings.Cut(s, " "); ok {
+		uid, isBy := strings.CutPrefix(rest, "BY ")
+		if word != "CANCELLED" || !isBy || uid == "" || strings.Trim(uid, "0123456789") != "" {
 			return StateUnknown
 		}
 		s = word

@@ -68,6 +68,8 @@ func TestParseJobState(t *testing.T) {
 		// Nothing else is a state.
 		{"", slurm.StateUnknown}, {"?", slurm.StateUnknown}, {"UNINITIALISED", slurm.StateUnknown},
 		{"COMPLETED by 1001", slurm.StateUnknown}, {"DONE", slurm.StateUnknown},
+		{"CANCELLED maybe", slurm.StateUnknown}, {"CANCELLED by", slurm.StateUnknown},
+		{"CANCELLED by root", slurm.StateUnknown},
 		{"PD,REQUEUED", slurm.StateUnknown}, {"FOO,BAR", slurm.StateUnknown},
 		{"COMPLETEDX", slurm.StateUnknown}, {"+", slurm.StateUnknown}, {",", slurm.StateUnknown},
 	}
