@@ -508,6 +508,9 @@ func (f *fabric) topology(opt IBOptions) (*Topology, error) {
 			hostRates = append(hostRates, l.rate)
 		}
 	}
+	if include == nil {
+		f.dropSpineHosts(hostSwitches, adj, names, switches, left)
+	}
 	if len(hostSwitches) == 0 {
 		return nil, &ParseError{Format: ibFormat, Msg: "no compute hosts in the fabric (every HCA was left out)"}
 	}
@@ -742,6 +745,56 @@ func (f *fabric) topology(opt IBOptions) (*Topology, error) {
 	slices.Sort(notes)
 	t.notes = append(t.notes, notes...)
 	return t, nil
+}
+
+// dropSpineHosts leaves out the hosts (UFM servers, subnet managers,
+// management nodes) attached to a switch that is a spine rather than a
+// leaf: one that links at least two other switches with hosts and has
+// fewer hosts than switch links. Without this such a spine would be taken
+// for a leaf. A host on a real leaf as well stays. Used only when the
+// compute nodes are not named (IBOptions.Nodes).
+func (f *fabric) dropSpineHosts(hostSwitches map[string][]int, adj [][]int, names map[string]string, switches []string, left map[string]string) {
+	bearing := map[int]int{} // switch -> hosts on it
+	for _, ss := range hostSwitches {
+		for _, s := range ss {
+			bearing[s]++
+		}
+	}
+	spine := map[int]bool{}
+	for s, h := range bearing {
+		nbr := map[int]bool{}
+		withHosts := 0
+		for _, n := range adj[s] {
+			if !nbr[n] {
+				nbr[n] = true
+				if bearing[n] > 0 {
+					withHosts++
+				}
+			}
+		}
+		if withHosts >= 2 && h < len(nbr) {
+			spine[s] = true
+		}
+	}
+	for _, h := range slices.Sorted(maps.Keys(hostSwitches)) {
+		ss := hostSwitches[h]
+		var keep []int
+		for _, s := range ss {
+			if !spine[s] {
+				keep = append(keep, s)
+			}
+		}
+		if len(keep) == len(ss) {
+			continue
+		}
+		if len(keep) > 0 {
+			hostSwitches[h] = keep
+			continue
+		}
+		delete(hostSwitches, h)
+		left["host "+h] = fmt.Sprintf("left out %s (on %s): its switch links other switches with hosts and has fewer hosts than switch links, a spine rather than a leaf; name the compute nodes (IBOptions.Nodes) to keep it",
+			h, names[switches[ss[0]]])
+	}
 }
 
 func mode(xs []float64) float64 {

@@ -217,19 +217,29 @@ func TestIBFatTree(t *testing.T) {
 }
 
 func TestIBFatTreeWithoutOptions(t *testing.T) {
-	// Without options the management hosts count as compute nodes; ufm01
-	// then makes spine02 look like a leaf, and the notes say so.
+	// Without options, ufm01 (on a spine) is left out as a host on a
+	// spine; mgmt01, on a leaf like any compute node, stays.
 	top := mustParseIB(t, "testdata/fattree.ibnetdiscover", IBOptions{})
-	if !top.HasNode("mgmt01") || !top.HasNode("ufm01") {
-		t.Fatalf("mgmt01/ufm01 should be nodes without options: %v", top.Nodes())
+	if !top.HasNode("mgmt01") || top.HasNode("ufm01") {
+		t.Fatalf("mgmt01 %v ufm01 %v; want true, false", top.HasNode("mgmt01"), top.HasNode("ufm01"))
 	}
-	if !strings.Contains(strings.Join(top.Notes(), "\n"), "switch spine02 carries hosts and links to another switch with hosts") {
-		t.Errorf("no warning about hosts on spine02: %q", top.Notes())
+	if l, _ := top.LeafOf("mgmt01"); l != "leaf04" {
+		t.Errorf("mgmt01 on %s", l)
 	}
-	// With the compute nodes named, the same fabric converts cleanly.
+	if n := strings.Join(top.Notes(), "\n"); !strings.Contains(n, "left out ufm01 (on spine02): its switch links other switches with hosts") {
+		t.Errorf("notes: %s", n)
+	}
+	// Naming the compute nodes, or excluding the management hosts, gives
+	// the same topology.
 	named := mustParseIB(t, "testdata/fattree.ibnetdiscover", IBOptions{Nodes: "node[01-16]"})
 	if got, want := confText(t, named), confText(t, mustParseIB(t, "testdata/fattree.ibnetdiscover", ibOptions["fattree"])); stripComments(got) != stripComments(want) {
 		t.Errorf("Nodes=node[01-16] and Exclude=mgmt01,ufm01 differ:\n%s\n---\n%s", got, want)
+	}
+	// With the compute nodes named, a host on a spine that is named stays
+	// (and the spine then carries hosts, which the notes point out).
+	odd := mustParseIB(t, "testdata/fattree.ibnetdiscover", IBOptions{Nodes: "node[01-16],ufm01"})
+	if !odd.HasNode("ufm01") || !strings.Contains(strings.Join(odd.Notes(), "\n"), "switch spine02 carries hosts and links to another switch with hosts") {
+		t.Errorf("ufm01 named: %v / %q", odd.HasNode("ufm01"), odd.Notes())
 	}
 }
 

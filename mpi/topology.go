@@ -2,6 +2,7 @@ package mpi
 
 import (
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 )
@@ -341,4 +342,20 @@ func (t *Topology) lca(a, b int32) int32 {
 		a, b = t.sw[a].parent, t.sw[b].parent
 	}
 	return a
+}
+
+// Sources lists the formats ParseTopology reads, for a --from flag.
+var Sources = []string{"topology.conf", "ibnetdiscover"}
+
+// ParseTopology reads a topology in one of Sources: "topology.conf" (the
+// default when from is empty) or "ibnetdiscover" (either report, no
+// options).
+func ParseTopology(r io.Reader, from string) (*Topology, error) {
+	switch from {
+	case "", "topology.conf":
+		return ParseTopologyConf(r)
+	case "ibnetdiscover":
+		return ParseIBNetDiscover(r)
+	}
+	return nil, fmt.Errorf("mpi: unknown topology source %q (want one of %v)", from, Sources)
 }

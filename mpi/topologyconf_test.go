@@ -254,3 +254,18 @@ func FuzzParseTopologyConf(f *testing.F) {
 		}
 	})
 }
+
+func TestParseTopology(t *testing.T) {
+	for _, tt := range []struct{ file, from string }{
+		{"testdata/conf/ca-hydro.conf", ""},
+		{"testdata/conf/ca-hydro.conf", "topology.conf"},
+		{"testdata/threelevel.ibnetdiscover-p", "ibnetdiscover"},
+	} {
+		if _, err := ParseTopology(mustOpen(t, tt.file), tt.from); err != nil {
+			t.Errorf("%s from %q: %v", tt.file, tt.from, err)
+		}
+	}
+	if _, err := ParseTopology(strings.NewReader(""), "yaml"); err == nil || !strings.Contains(err.Error(), "unknown topology source") {
+		t.Errorf("yaml: %v", err)
+	}
+}
