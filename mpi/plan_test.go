@@ -339,3 +339,15 @@ func TestDeterministic(t *testing.T) {
 		}
 	}
 }
+
+func TestBlockTopologyPlan(t *testing.T) {
+	top := mustParseConfFile(t, "testdata/conf/block-default.conf")
+	// Blocks b1..b6 of 4 nodes; b1, b4 and b5 partly busy. Six nodes need
+	// two blocks; b2+b3 are whole but in different pairs; b1+b2 hold
+	// exactly 6 in one pair, b5+b6 hold 7: the plan takes the exact fit
+	// inside one aggregated block of two.
+	p := MustPlace(t, top, mustFree(t, "n[01-02,05-08,09-12,13,17-19,21-24]"), Request{Nodes: 6})
+	if p.LeavesSpanned != 2 || p.CommonSwitch != "b[1-2]" || p.Nodelist != "n[01-02,05-08]" {
+		t.Errorf("plan %s on %s, %d blocks", p.Nodelist, p.CommonSwitch, p.LeavesSpanned)
+	}
+}
