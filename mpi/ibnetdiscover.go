@@ -82,8 +82,9 @@ func (f *fabric) addLink(l ibLink) {
 }
 
 // ParseIBNetDiscover reads the output of ibnetdiscover (the default report
-// or the ports report of ibnetdiscover -p) and turns the fabric into a
-// tree topology, as ParseIBNetDiscoverOptions does with no options.
+// or the ports report of ibnetdiscover -p; not the grouped report of -g)
+// and turns the fabric into a tree topology, as ParseIBNetDiscoverOptions
+// does with no options.
 func ParseIBNetDiscover(r io.Reader) (*Topology, error) {
 	return ParseIBNetDiscoverOptions(r, IBOptions{})
 }
@@ -115,8 +116,11 @@ func ParseIBNetDiscoverOptions(r io.Reader, opt IBOptions) (*Topology, error) {
 }
 
 var (
-	reHeader   = regexp.MustCompile(`^(Switch|Ca|Rt)\s+(\d+)\s+"([^"]*)"\s*(.*)$`)
-	rePort     = regexp.MustCompile(`^\[(\d+)\](?:\(([0-9a-fA-F]+)\))?(?:\[ext \d+\])?\s+"([^"]*)"\[(\d+)\](?:\(([0-9a-fA-F]+)\))?(?:\[ext \d+\])?\s*(.*)$`)
+	reHeader = regexp.MustCompile(`^(Switch|Ca|Rt)\s+(\d+)\s+"([^"]*)"\s*(.*)$`)
+	// A port line: "[p]" then "[ext n]" (grouped switches) or "(portguid)"
+	// (CAs), the remote node and port, its "[ext n]" and " (portguid)" for
+	// a CA, then the comment (ibnetdiscover's out_switch_port/out_ca_port).
+	rePort     = regexp.MustCompile(`^\[(\d+)\](?:\[ext \d+\])?(?:\(([0-9a-fA-F]+)\))?\s+"([^"]*)"\[(\d+)\](?:\[ext \d+\])?\s*(?:\(([0-9a-fA-F]+)\))?\s*(.*)$`)
 	reQuoted   = regexp.MustCompile(`"([^"]*)"`)
 	reRate     = regexp.MustCompile(`^(\d+)x([A-Z0-9]+)$`)
 	rePortsRep = regexp.MustCompile(`^(SW|CA|RT)\s+(\d+)\s+(\d+)\s+(0x[0-9a-fA-F]+)\s+(\S+)\s+(\S+)\s*(.*)$`)

@@ -332,3 +332,30 @@ func FuzzParseIBNetDiscover(f *testing.F) {
 		}
 	})
 }
+
+// TestIBLineVariants covers what ibsim does not print but ibnetdiscover
+// does on real fabrics (formats from infiniband-diags' out_switch_port and
+// out_ca_port): LIDs, EDR/HDR rates, "[ext n]" port maps, CA port GUIDs.
+func TestIBLineVariants(t *testing.T) {
+	in := "#\n# Topology file: generated on Mon Jan  1 00:00:00 2024\n#\n" +
+		"vendid=0x2c9\ndevid=0xd2f0\nsysimgguid=0xb8599f0300a1b2c3\nswitchguid=0xb8599f0300a1b2c3(b8599f0300a1b2c3)\n" +
+		"Switch\t41 \"S-b8599f0300a1b2c3\"\t\t# \"MF0;leafA:MQM8700/U1\" enhanced port 0 lid 3 lmc 0\n" +
+		"[1][ext 1]\t\"H-b8599f0300123456\"[1](b8599f0300123457) \t\t# \"cpu001 mlx5_0\" lid 12 4xHDR\n" +
+		"[2]\t\"H-b8599f0300223456\"[1](b8599f0300223457) \t\t# \"cpu002 mlx5_0\" lid 13 4xHDR\n" +
+		"[37]\t\"S-b8599f0300ffff00\"[1][ext 1]\t\t# \"MF0;spineA:MQM8700/U1\" lid 5 4xHDR\n" +
+		"[38]\t\"S-b8599f0300ffff00\"[2]\t\t# \"MF0;spineA:MQM8700/U1\" lid 5 2xHDR\n" +
+		"\nvendid=0x2c9\ndevid=0x101b\nsysimgguid=0xb8599f0300123456\ncaguid=0xb8599f0300123456\n" +
+		"Ca\t2 \"H-b8599f0300123456\"\t\t# \"cpu001 mlx5_0\"\n" +
+		"[1](b8599f0300123457) \t\"S-b8599f0300a1b2c3\"[1][ext 1] \t\t# lid 12 lmc 0 \"MF0;leafA:MQM8700/U1\" lid 3 4xHDR\n"
+	top, err := ParseIBNetDiscover(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := confText(t, top); !strings.Contains(got, "SwitchName=leafA Nodes=cpu[001-002]\n") {
+		t.Errorf("topology:\n%s", got)
+	}
+	// One 4xHDR and one 2xHDR uplink for 4xHDR hosts: 1.5 host links.
+	if c := top.sw[top.swIdx["leafA"]].uplink; c != 1.5 {
+		t.Errorf("uplink capacity %v, want 1.5", c)
+	}
+}
