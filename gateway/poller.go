@@ -44,6 +44,7 @@ func (g *Gateway) poll(ctx context.Context, s *site) {
 		if ctx.Err() != nil {
 			return
 		}
+		s.countPoll(err)
 		if changed := s.setReachable(err); changed || err != nil {
 			g.markUnreachable(ctx, s.cfg.Name, err != nil)
 		}

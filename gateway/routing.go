@@ -250,6 +250,7 @@ func (g *Gateway) siteList(ctx context.Context) []api.Site {
 			Reachable: reachable, LastError: lastErr, Classes: s.cfg.ClassNames(),
 			CarbonGPerKWh: s.cfg.CarbonGPerKWh, CostPerCoreHr: s.cfg.CostPerCoreHour,
 			LiveJobs: live[s.cfg.Name], QueueDepth: depth}
+		as.Polls, as.PollErrors = s.pollCounts()
 		if !lastPoll.IsZero() {
 			t := lastPoll.UTC()
 			as.LastPoll = &t

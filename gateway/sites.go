@@ -36,6 +36,8 @@ type site struct {
 	queueDepth int // pending jobs seen by the monitor
 	discovered bool
 	kick       chan struct{} // wakes the poller
+	polls      int64         // ticks that succeeded
+	pollErrors int64         // ticks that failed
 }
 
 func newSite(cfg *SiteConfig, log *slog.Logger) (*site, error) {
@@ -169,6 +171,17 @@ func (s *site) setReachable(err error) (changed bool) {
 	return was != s.reachable
 }
 
+// countPoll counts a poller tick.
+func (s *site) countPoll(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.pollErrors++
+	} else {
+		s.polls++
+	}
+}
+
 // discover reads the site's partitions and nodes through login.
 func (s *site) discover(ctx context.Context, login string) error {
 	c, err := s.client(login)
@@ -217,6 +230,12 @@ func (s *site) status() (reachable bool, lastErr string, lastPoll time.Time, dep
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.reachable, s.lastErr, s.lastPoll, s.queueDepth
+}
+
+func (s *site) pollCounts() (ok, failed int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.polls, s.pollErrors
 }
 
 func sortedSites(m map[string]*site) []*site {

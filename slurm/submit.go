@@ -1,8 +1,6 @@
 package slurm
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -263,77 +261,29 @@ func parseParsable(out []byte) (id, cluster string, err error) {
 	return id, cluster, nil
 }
 
-// The tag lookups read one format: id, partition, account, user, submit time
-// (epoch seconds), comment last (it may hold anything, even the separator).
-const fieldSep = "\x1f"
-
-var squeueTagFormat = strings.Join([]string{"%F", "%P", "%a", "%u", "%V", "%k"}, fieldSep)
-
-var sacctTagFields = "JobID,Partition,Account,User,Submit,Comment"
-
-// parseTagRows reads rows of the tag format. Lines with fewer fields are the
-// continuation of a comment that held a line break (possible for jobs submitted
-// outside the gateway); they are appended to the row before.
-func parseTagRows(out []byte, cluster string) ([]JobRef, error) {
-	var rows []JobRef
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
-		f := strings.SplitN(line, fieldSep, 6)
-		if len(f) < 6 {
-			if len(rows) > 0 {
-				rows[len(rows)-1].Comment += "\n" + line
-				continue
-			}
-			if strings.TrimSpace(line) == "" {
-				continue
-			}
-			return nil, fmt.Errorf("line %d: %d fields, want 6: %q", n, len(f), line)
-		}
-		id, _, _ := strings.Cut(f[0], "_") // array task "1234_7" -> array job 1234
-		if _, err := strconv.ParseUint(id, 10, 64); err != nil {
-			return nil, fmt.Errorf("line %d: job id %q", n, f[0])
-		}
-		var submit time.Time
-		if secs, err := strconv.ParseInt(f[4], 10, 64); err == nil && secs > 0 {
-			submit = time.Unix(secs, 0).UTC()
-		}
-		rows = append(rows, JobRef{Cluster: cluster, JobID: id, Partition: f[1], Account: f[2],
-			User: f[3], SubmitTime: submit, Comment: f[5]})
+// refFromQueue turns a squeue row into a JobRef (an array's tasks name the array).
+func (s *Site) refFromQueue(q QueueJob) JobRef {
+	id := q.RawJobID
+	if q.ArrayJobID != "" {
+		id = q.ArrayJobID
 	}
-	return rows, sc.Err()
+	return JobRef{Cluster: s.Cluster, JobID: id, SubmitTime: q.SubmitTime, Partition: q.Partition,
+		Account: q.Account, User: q.User, Comment: q.Comment}
 }
 
-// readBack reads the accepted job from the controller.
+// readBack reads the accepted job from the controller (ErrNotFound when it is not
+// in the queue).
 func (s *Site) readBack(ctx context.Context, r Runner, id string) (*JobRef, error) {
-	rows, err := s.squeueTag(ctx, r, "--jobs="+id)
+	rows, err := s.Queue(ctx, r, SqueueQuery{JobIDs: []string{id}})
 	if err != nil {
 		return nil, err
 	}
-	for _, row := range rows {
-		if row.JobID == id {
-			return &row, nil
+	for _, q := range rows {
+		if ref := s.refFromQueue(q); ref.JobID == id {
+			return &ref, nil
 		}
 	}
 	return nil, fmt.Errorf("%w: job %s is not in the queue", ErrNotFound, id)
-}
-
-func (s *Site) squeueTag(ctx context.Context, r Runner, sel string) ([]JobRef, error) {
-	res, err := r.Run(ctx, Command{Args: []string{"squeue", "--noheader", "--array", "--states=all",
-		sel, "--format=" + squeueTagFormat}})
-	if err != nil {
-		return nil, err
-	}
-	err = CheckQuery("squeue", res.ExitCode, string(res.Stderr))
-	if errors.Is(err, ErrInvalidJobID) && strings.HasPrefix(sel, "--jobs=") {
-		// The job left the queue (or, where PrivateData=jobs, is not ours to see).
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return parseTagRows(res.Stdout, s.Cluster)
 }
 
 // FindByTag looks for the job that carries tag, submitted by login since the given
@@ -365,44 +315,39 @@ func (s *Site) FindByTag(ctx context.Context, r Runner, login, tag string, since
 		return &found[0], fmt.Errorf("tag %s is on %d jobs (%s): exactly-once was broken",
 			tag, len(found), strings.Join(ids, ","))
 	}
-	sel := "--user=" + login
-	if login == "" {
-		sel = "--all"
+	var users []string
+	if login != "" {
+		users = []string{login}
 	}
-	rows, err := s.squeueTag(ctx, r, sel)
+	qrows, err := s.Queue(ctx, r, SqueueQuery{Users: users})
 	if err != nil {
 		return nil, fmt.Errorf("find %s: %w", tag, err)
 	}
-	if ref, err := match(rows); ref != nil || err != nil {
+	var refs []JobRef
+	for _, q := range qrows {
+		refs = append(refs, s.refFromQueue(q))
+	}
+	if ref, err := match(refs); ref != nil || err != nil {
 		return ref, err
 	}
-	from := since.Add(-s.clockSkew())
-	ago := int64(s.now().Sub(from) / time.Second)
-	if ago < 60 {
-		ago = 60
-	}
-	args := []string{"sacct", "--noheader", "--parsable2", "--delimiter=" + fieldSep, "--allocations",
-		"--starttime=now-" + strconv.FormatInt(ago, 10), "--endtime=now+600", "--format=" + sacctTagFields}
-	if s.Cluster != "" {
-		args = append(args, "--clusters="+s.Cluster)
-	}
-	if login != "" {
-		args = append(args, "--user="+login)
-	} else {
-		args = append(args, "--allusers")
-	}
-	res, err := r.Run(ctx, Command{Args: args})
+	arows, err := s.Accounting(ctx, r, SacctQuery{Users: users, AllUsers: login == "",
+		Since: since.Add(-s.clockSkew()), Now: s.now()})
 	if err != nil {
 		return nil, fmt.Errorf("find %s: %w", tag, err)
 	}
-	if err := CheckQuery("sacct", res.ExitCode, string(res.Stderr)); err != nil {
-		return nil, fmt.Errorf("find %s: %w", tag, err)
+	refs = refs[:0]
+	for _, a := range arows {
+		if a.Step != "" {
+			continue
+		}
+		id := a.JobIDRaw
+		if a.ArrayJobID != "" {
+			id = a.ArrayJobID
+		}
+		refs = append(refs, JobRef{Cluster: s.Cluster, JobID: id, SubmitTime: a.Submit, Partition: a.Partition,
+			Account: a.Account, User: a.User, Comment: a.Comment})
 	}
-	rows, err = parseTagRows(res.Stdout, s.Cluster)
-	if err != nil {
-		return nil, fmt.Errorf("find %s: sacct: %w", tag, err)
-	}
-	if ref, err := match(rows); ref != nil || err != nil {
+	if ref, err := match(refs); ref != nil || err != nil {
 		return ref, err
 	}
 	return nil, fmt.Errorf("%w: no job with tag %s on %s", ErrNotFound, tag, s.Name)
@@ -433,8 +378,9 @@ func (s *Site) Resolve(ctx context.Context, r Runner, login string, amb *Ambiguo
 }
 
 // Cancel cancels a job with scancel. A job that already ended is not an error.
-// The job is named by id and checked by tag (--comment is not a scancel filter, so
-// the tag is checked first when given) to never cancel a reused id.
+// The job is named by id and checked by its tag first (--comment is not a scancel
+// filter) so that a reused id is never cancelled; the submit time is not compared,
+// as a requeue changes it.
 func (s *Site) Cancel(ctx context.Context, r Runner, ref JobRef, tag string) error {
 	if _, err := strconv.ParseUint(ref.JobID, 10, 64); err != nil {
 		return fmt.Errorf("cancel: job id %q", ref.JobID)
@@ -449,9 +395,6 @@ func (s *Site) Cancel(ctx context.Context, r Runner, ref JobRef, tag string) err
 		}
 		if cur.Comment != tag && !strings.HasPrefix(cur.Comment, tag+" ") {
 			return fmt.Errorf("cancel %s: %w: it carries %q, not tag %s", ref.JobID, ErrMismatch, cur.Comment, tag)
-		}
-		if !ref.SubmitTime.IsZero() && !cur.SubmitTime.IsZero() && !cur.SubmitTime.Equal(ref.SubmitTime) {
-			return fmt.Errorf("cancel %s: %w: submitted %s, not %s", ref.JobID, ErrMismatch, cur.SubmitTime, ref.SubmitTime)
 		}
 	}
 	res, err := r.Run(ctx, Command{Args: []string{"scancel", ref.JobID}})

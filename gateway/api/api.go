@@ -214,6 +214,9 @@ type Site struct {
 	CostPerCoreHr float64    `json:"cost_per_core_hour"`
 	LiveJobs      int        `json:"live_jobs"`
 	QueueDepth    int        `json:"queue_depth"`
+	// Polls and PollErrors count the poller's ticks since the daemon started.
+	Polls      int64 `json:"polls"`
+	PollErrors int64 `json:"poll_errors"`
 }
 
 // UsageRow is one row of a usage report.
