@@ -3,6 +3,7 @@ package mpi
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/sta-federation/sta-gateway/slurm/hostlist"
@@ -85,7 +86,10 @@ type Fragmentation struct {
 // Tradeoff reports a conflict between fewest leaves and fewest switches of
 // a higher level.
 type Tradeoff struct {
-	Chose      string `json:"chose"` // "leaves"
+	// Chose is "leaves" (fewest leaves kept over fewest switches of this
+	// level), "upper levels" (fewest switches of a level above kept), or
+	// "none" (no real conflict: the search missed a better plan).
+	Chose      string `json:"chose"`
 	Level      int    `json:"level"` // the lowest level above the leaves in conflict
 	Spanned    int    `json:"spanned"`
 	LowerBound int    `json:"lower_bound"`
@@ -256,7 +260,7 @@ func (s *snapshot) ringMetrics(p *Plan, ids []int32, q resolved) {
 	}
 	p.RingHops = hops
 	p.RingHopBytes = float64(hops) * 2 * float64(P-1) / float64(P) * float64(q.allreduce)
-	keys := slices.Sorted(mapKeys(out))
+	keys := slices.Sorted(maps.Keys(out))
 	for _, sw := range keys {
 		r := &t.sw[sw]
 		capacity := r.uplink
@@ -266,16 +270,6 @@ func (s *snapshot) ringMetrics(p *Plan, ids []int32, q resolved) {
 		load := float64(out[sw]) / capacity
 		if load > p.MaxUplinkLoad || (load == p.MaxUplinkLoad && r.name < p.MaxUplinkSwitch) {
 			p.MaxUplinkLoad, p.MaxUplinkSwitch = load, r.name
-		}
-	}
-}
-
-func mapKeys(m map[int32]int) func(func(int32) bool) {
-	return func(yield func(int32) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
 		}
 	}
 }
@@ -319,6 +313,7 @@ func (s *snapshot) tradeoff(p *Plan, n int) {
 		// nodes, in the best island, and the leaves a plan inside them
 		// would need.
 		alt := -1
+		var altSws []int32
 		for isl, root := range t.roots {
 			if s.swElig[root] < n {
 				continue
@@ -347,7 +342,7 @@ func (s *snapshot) tradeoff(p *Plan, n int) {
 				sum += v
 				if sum >= n {
 					if alt < 0 || j+1 < alt {
-						alt = j + 1
+						alt, altSws = j+1, sws[:m.LowerBound]
 					}
 					break
 				}
@@ -363,7 +358,28 @@ func (s *snapshot) tradeoff(p *Plan, n int) {
 				n, p.LeavesLowerBound, p.LeavesSpanned, m.Spanned, m.Level, m.LowerBound, m.Level, alt),
 		}
 		if alt == p.LeavesSpanned {
-			p.Tradeoff.Why = fmt.Sprintf("no real conflict: a plan of %d leaves under %d level-%d switches exists, but the planner's search did not find it (its choice of switches above the leaves is not exhaustive)",
+			// As few leaves fit in fewer switches of this level: the plan
+			// spans more of them for the sake of a level above, or its
+			// search (greedy past its budget) missed them.
+			for lvl := t.maxLevel; lvl > m.Level; lvl-- {
+				groups := map[int32]bool{}
+				for _, sw := range altSws {
+					groups[t.groupOf(sw, lvl)] = true
+				}
+				planGroups := max(p.Levels[lvl].MinRingCrossings, 1)
+				if len(groups) > planGroups {
+					p.Tradeoff.Chose = "upper levels"
+					p.Tradeoff.Why = fmt.Sprintf("fewest switches at the upper levels first: %d leaves would fit in %d level-%d switches, but those sit under %d level-%d switches where the plan needs %d; "+
+						"traffic crossing a higher boundary takes more hops over the scarcer links of the core, so the plan minimises the levels above first.",
+						alt, m.LowerBound, m.Level, len(groups), lvl, planGroups)
+					return
+				}
+				if len(groups) < planGroups {
+					break
+				}
+			}
+			p.Tradeoff.Chose = "none"
+			p.Tradeoff.Why = fmt.Sprintf("no real conflict: %d leaves under %d level-%d switches would do as well, but the planner's choice of switches (greedy on fabrics past its exact-search budget) did not find them",
 				alt, m.LowerBound, m.Level)
 		}
 		return

@@ -351,3 +351,33 @@ func TestBlockTopologyPlan(t *testing.T) {
 		t.Errorf("plan %s on %s, %d blocks", p.Nodelist, p.CommonSwitch, p.LeavesSpanned)
 	}
 }
+
+func TestTradeoffUpperLevels(t *testing.T) {
+	// Superpod s1 holds pods a, b, c of one leaf each; s2 holds pod d of
+	// two leaves; s3 pod e of one. Twelve nodes need three leaves: in s1
+	// they take three pods; pods d+e would take two, across two superpods.
+	top := MustParseTopologyConf(t, `
+SwitchName=la Nodes=a[1-4]
+SwitchName=lb Nodes=b[1-4]
+SwitchName=lc Nodes=c[1-4]
+SwitchName=ld1 Nodes=d[1-4]
+SwitchName=ld2 Nodes=d[5-8]
+SwitchName=le Nodes=e[1-4]
+SwitchName=pa Switches=la
+SwitchName=pb Switches=lb
+SwitchName=pc Switches=lc
+SwitchName=pd Switches=ld[1-2]
+SwitchName=pe Switches=le
+SwitchName=s1 Switches=pa,pb,pc
+SwitchName=s2 Switches=pd
+SwitchName=s3 Switches=pe
+SwitchName=root Switches=s[1-3]
+`)
+	p := MustPlace(t, top, mustFree(t, "a[1-4],b[1-4],c[1-4],d[1-8],e[1-4]"), Request{Nodes: 12})
+	if p.CommonSwitch != "s1" || p.Levels[1].Spanned != 3 || p.Levels[1].LowerBound != 2 {
+		t.Fatalf("plan %s on %s, pods %d/%d", p.Nodelist, p.CommonSwitch, p.Levels[1].Spanned, p.Levels[1].LowerBound)
+	}
+	if tr := p.Tradeoff; tr == nil || tr.Chose != "upper levels" || tr.AlternativeLeaves != 3 || !strings.Contains(tr.Why, "under 2 level-2 switches where the plan needs 1") {
+		t.Errorf("tradeoff %+v", p.Tradeoff)
+	}
+}

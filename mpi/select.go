@@ -8,13 +8,12 @@ import (
 
 // selection is the outcome of the rank-and-select stage.
 type selection struct {
-	lca     int32   // the lowest switch holding every chosen leaf
-	leaves  []int32 // chosen leaves, depth-first order
-	take    []int   // nodes taken on each chosen leaf
-	k       int     // leaves lower bound
-	cost    []int   // see evaluate
-	island  int
-	nodeIDs []int32 // chosen nodes in rank order (filled by order)
+	lca    int32   // the lowest switch holding every chosen leaf
+	leaves []int32 // chosen leaves, depth-first order
+	take   []int   // nodes taken on each chosen leaf
+	k      int     // leaves lower bound
+	cost   []int   // see evaluate
+	island int
 }
 
 // leafLowerBounds returns, per island, the fewest leaves whose eligible
@@ -121,8 +120,6 @@ const (
 	keyLevels = 4
 	keyBits   = 16
 )
-
-func keyField(key uint64, l int) uint64 { return key >> (keyBits * (l - 1)) & (1<<keyBits - 1) }
 
 // keyOnes returns a key with a count of 1 at levels from..keyLevels.
 func keyOnes(from int) uint64 {
