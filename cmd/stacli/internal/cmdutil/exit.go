@@ -124,7 +124,7 @@ func Hint(err error, cmdPath, gateway string) string {
 	}
 	switch apiCode(err) {
 	case api.CodeUnauthenticated:
-		return "Check your token: set STACLI_TOKEN, or token/token_file in the config file ('stacli config show')."
+		return "Check your token (and, with a service token, the user it acts for): STACLI_TOKEN or token/token_file, STACLI_USER or user in the config file ('stacli config show')."
 	case api.CodeForbidden:
 		return "Your token is not allowed to do this: ask an admin of the project (or of the gateway) for access."
 	case api.CodeNotFound:

@@ -44,6 +44,7 @@ func New(ios *iostreams.IOStreams, version string, cfg func() (*config.Config, e
 		}
 		opts := clientOpts
 		opts.Token = tok
+		opts.ActAs = c.User
 		opts.UserAgent = "stacli/" + version
 		return client.New(c.Gateway, opts)
 	})

@@ -8,8 +8,9 @@
 // when XDG_CONFIG_HOME is unset), /etc/stacli/config.toml.
 //
 // Keys: gateway (URL, default http://127.0.0.1:8473), token or token_file
-// (a file holding the token, relative to the config file's folder), project
-// (the default project), format (table or json).
+// (a file holding the token, relative to the config file's folder), user (the
+// user a service token acts for, sent as X-STA-User; STACLI_USER overrides),
+// project (the default project), format (table or json).
 package config
 
 import (
@@ -35,11 +36,12 @@ const (
 	EnvConfig  = "STACLI_CONFIG"
 	EnvGateway = "STACLI_GATEWAY"
 	EnvToken   = "STACLI_TOKEN"
+	EnvUser    = "STACLI_USER"
 )
 
 // Keys are the keys a config file may hold, in the order `config show`
 // prints them.
-var Keys = []string{"gateway", "token", "token_file", "project", "format"}
+var Keys = []string{"gateway", "token", "token_file", "user", "project", "format"}
 
 // Formats are the values of format.
 var Formats = []string{"table", "json"}
@@ -49,6 +51,7 @@ type Config struct {
 	Gateway   string
 	Token     string // secret: never print it
 	TokenFile string // absolute
+	User      string // X-STA-User: the user a service token acts for
 	Project   string
 	Format    string
 
@@ -68,6 +71,7 @@ type file struct {
 	Gateway   string `toml:"gateway"`
 	Token     string `toml:"token"`
 	TokenFile string `toml:"token_file"`
+	User      string `toml:"user"`
 	Project   string `toml:"project"`
 	Format    string `toml:"format"`
 }
@@ -134,6 +138,10 @@ func (l Loader) Load() (*Config, error) {
 		c.Token, c.TokenFile = strings.TrimSpace(v), ""
 		c.sources["token"] = "env " + EnvToken
 		delete(c.sources, "token_file")
+	}
+	if v, ok := l.env(EnvUser); ok && v != "" {
+		c.User = v
+		c.sources["user"] = "env " + EnvUser
 	}
 	return c, nil
 }
@@ -229,6 +237,9 @@ func (c *Config) decode(path string, data []byte) error {
 		}
 		c.TokenFile, c.sources["token_file"] = p, src
 	}
+	if md.IsDefined("user") {
+		c.User, c.sources["user"] = f.User, src
+	}
 	if md.IsDefined("project") {
 		c.Project, c.sources["project"] = f.Project, src
 	}
@@ -293,6 +304,8 @@ func (c *Config) Values() []Value {
 			}
 		case "token_file":
 			v.Value = c.TokenFile
+		case "user":
+			v.Value = c.User
 		case "project":
 			v.Value = c.Project
 		case "format":

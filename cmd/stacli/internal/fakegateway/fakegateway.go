@@ -3,7 +3,7 @@
 // not the gateway: it keeps jobs in memory and "runs" a batch script by
 // reading it, without Slurm. Nothing outside _test files imports it.
 //
-// How a fake job runs: it is PENDING for Timing.Pending, then RUNNING while
+// How a fake job runs: it is PENDING for Timing.Pending (SetTiming), then RUNNING while
 // it prints one line per Timing.Line, then ends. Its standard output is the
 // text of the script's `echo TEXT` lines (`echo TEXT >&2` goes to standard
 // error); it exits with the N of the first `exit N` line (0 without one;
@@ -52,12 +52,12 @@ type Request struct {
 
 // Gateway is a running fake gateway.
 type Gateway struct {
-	URL    string
-	Timing Timing
+	URL string
 
 	srv *httptest.Server
 
 	mu       sync.Mutex
+	timing   Timing
 	tokens   map[string]api.Principal
 	projects []api.Project
 	sites    []api.Site
@@ -102,7 +102,7 @@ const (
 // the test.
 func New(tb testing) *Gateway {
 	g := &Gateway{
-		Timing: Timing{Pending: 100 * time.Millisecond, Line: 150 * time.Millisecond},
+		timing: Timing{Pending: 100 * time.Millisecond, Line: 150 * time.Millisecond},
 		tokens: map[string]api.Principal{
 			AliceToken: {User: "alice", Roles: []string{"user"}},
 			BobToken:   {User: "bob", Roles: []string{"user"}},
@@ -136,6 +136,14 @@ func New(tb testing) *Gateway {
 // testing is the part of testing.TB the fake needs.
 type testing interface {
 	Cleanup(func())
+}
+
+// SetTiming changes how fast jobs submitted from now on run (and those
+// running: their phases are computed from it).
+func (g *Gateway) SetTiming(t Timing) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.timing = t
 }
 
 // Close stops the fake.
@@ -456,10 +464,10 @@ func (g *Gateway) view(j *job) api.Job {
 	}
 	el := time.Since(j.created)
 	lines := max(len(j.stdout), len(j.stderr), 1)
-	end := g.Timing.Pending + time.Duration(lines)*g.Timing.Line
-	start := j.created.Add(g.Timing.Pending).UTC()
+	end := g.timing.Pending + time.Duration(lines)*g.timing.Line
+	start := j.created.Add(g.timing.Pending).UTC()
 	switch {
-	case j.cancelled != nil && (j.cancelled.Sub(j.created) < g.Timing.Pending):
+	case j.cancelled != nil && (j.cancelled.Sub(j.created) < g.timing.Pending):
 		v.State = api.StateCancelled
 		v.EndedAt = j.cancelled
 	case j.cancelled != nil:
@@ -467,7 +475,7 @@ func (g *Gateway) view(j *job) api.Job {
 		v.StartedAt, v.EndedAt = &start, j.cancelled
 		zero, sig := 0, 15
 		v.ExitCode, v.ExitSignal = &zero, &sig
-	case el < g.Timing.Pending:
+	case el < g.timing.Pending:
 		v.State, v.Reason = api.StatePending, "Priority"
 	case el < end:
 		v.State, v.Reason = api.StateRunning, "None"
@@ -630,10 +638,10 @@ func (g *Gateway) outputOf(j *job, stream string) (string, bool) {
 // linesAt is how many lines a running job has printed after el: one at its
 // start, one more per Timing.Line.
 func (g *Gateway) linesAt(_ *job, el time.Duration) int {
-	if el < g.Timing.Pending {
+	if el < g.timing.Pending {
 		return 0
 	}
-	return int((el-g.Timing.Pending)/g.Timing.Line) + 1
+	return int((el-g.timing.Pending)/g.timing.Line) + 1
 }
 
 func (g *Gateway) usageReport(w http.ResponseWriter, r *http.Request, p api.Principal) {

@@ -40,7 +40,8 @@ one is set.
 The config file is the first that exists of: $STACLI_CONFIG,
 $XDG_CONFIG_HOME/stacli/config.toml (~/.config/stacli/config.toml),
 /etc/stacli/config.toml. STACLI_GATEWAY and STACLI_TOKEN override it.
-Keys: gateway, token or token_file, project, format (table or json).`,
+Keys: gateway, token or token_file, user (the user a service token acts
+for; STACLI_USER overrides), project, format (table or json).`,
 		Example: `  stacli config show
   STACLI_CONFIG=./admin.toml stacli config show --json`,
 		Args: cmdutil.NoArgs,

@@ -260,7 +260,7 @@ func TestJobLifecycle(t *testing.T) {
 	}
 
 	// Cancel a pending job; waiting for it then exits 1.
-	g.Timing.Pending = time.Hour
+	g.SetTiming(fakegateway.Timing{Pending: time.Hour, Line: time.Second})
 	out, _, _ = run(t, g.URL, a, "climate-ca", "submit", hello)
 	id := strings.TrimSpace(out)
 	out, errOut, code = run(t, g.URL, a, "", "cancel", id, "--json")
@@ -381,7 +381,7 @@ func TestConfigShowNeverPrintsTheToken(t *testing.T) {
 		File   string `json:"file"`
 		Values []struct{ Key, Value, Source string }
 	}
-	if err := json.Unmarshal([]byte(out), &v); err != nil || v.File == "" || len(v.Values) != 5 || strings.Contains(out, "s3cr3t") {
+	if err := json.Unmarshal([]byte(out), &v); err != nil || v.File == "" || len(v.Values) != 6 || strings.Contains(out, "s3cr3t") {
 		t.Errorf("config show --json: %v %s", err, out)
 	}
 }
