@@ -127,8 +127,8 @@ func (c *Client) Site(ctx context.Context, name string) (*api.Site, error) {
 }
 
 // UsageFilter selects a usage report. By is user, site, partition or month
-// (empty: per project); Since and Until are dates (YYYY-MM-DD) or RFC 3339
-// times, passed on as given.
+// (empty: per project); Since and Until are months (YYYY-MM, or a date
+// YYYY-MM-DD standing for its month), both included, passed on as given.
 type UsageFilter struct {
 	Project string
 	By      string

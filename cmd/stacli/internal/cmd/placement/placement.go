@@ -17,7 +17,7 @@ import (
 	"github.com/sta-federation/sta-gateway/mpi"
 )
 
-// Input formats of a topology.
+// FromValues are the input formats of a topology (--from).
 var FromValues = []string{"topology.conf", "ibnetdiscover"}
 
 // NewCmdPlacement returns `stacli placement` and its verbs.

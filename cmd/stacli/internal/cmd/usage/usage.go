@@ -43,13 +43,13 @@ func NewCmdUsage(f *cmdutil.Factory, runF func(context.Context, *UsageOptions) e
 		Short: "Report core-hours used, per project, user, site, partition or month",
 		Long: `Report the core-hours charged to projects (the ones you may see; an admin sees
 all), as the gateway's ledger has them: integer core-seconds and core-hours. A
-job's usage belongs to the month in which it ended. --since is inclusive and
---until exclusive; both take a date (2026-01-31), a month (2026-01) or an RFC
-3339 time, in UTC.
+job's usage belongs to the month (UTC) in which it ended, so --since and --until
+name months, both included: 2026-01, or a date such as 2026-01-31 standing for
+its month.
 
 --format csv prints every column with a header row, for spreadsheets.`,
 		Example: `  stacli usage --project climate-ca --by month
-  stacli usage --by user --since 2026-01 --until 2026-04 --format csv > q1.csv
+  stacli usage --by user --since 2026-01 --until 2026-03 --format csv > q1.csv
   stacli usage --by site --json`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -71,7 +71,7 @@ job's usage belongs to the month in which it ended. --since is inclusive and
 			}
 			for _, d := range []struct{ flag, v string }{{"since", opts.Since}, {"until", opts.Until}} {
 				if d.v != "" && !validDate(d.v) {
-					return cmdutil.FlagErrorf("--%s %q: want a date (2026-01-31), a month (2026-01) or an RFC 3339 time", d.flag, d.v)
+					return cmdutil.FlagErrorf("--%s %q: want a month (2026-01) or a date (2026-01-31)", d.flag, d.v)
 				}
 			}
 			if runF != nil {
@@ -83,8 +83,8 @@ job's usage belongs to the month in which it ended. --since is inclusive and
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Project, "project", "", "Only this project (default: all you may see)")
 	fl.StringVar(&opts.By, "by", "", "Break down by user, site, partition or month")
-	fl.StringVar(&opts.Since, "since", "", "From this date or month on (UTC, inclusive)")
-	fl.StringVar(&opts.Until, "until", "", "Up to this date or month (UTC, exclusive)")
+	fl.StringVar(&opts.Since, "since", "", "From this month on (2026-01; included)")
+	fl.StringVar(&opts.Until, "until", "", "Up to this month (2026-03; included)")
 	fl.StringVar(&opts.Format, "format", "table", "Output: table, csv or json")
 	cmdutil.AddJSONFlag(cmd, &jsonFlag)
 	_ = cmd.RegisterFlagCompletionFunc("by", cobra.FixedCompletions(ByValues, cobra.ShellCompDirectiveNoFileComp))
@@ -93,7 +93,7 @@ job's usage belongs to the month in which it ended. --since is inclusive and
 }
 
 func validDate(s string) bool {
-	for _, layout := range []string{"2006-01-02", "2006-01", time.RFC3339} {
+	for _, layout := range []string{"2006-01-02", "2006-01"} {
 		if _, err := time.Parse(layout, s); err == nil {
 			return true
 		}
