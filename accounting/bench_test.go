@@ -32,7 +32,7 @@ import (
 // load. STA_BENCH_JOBS changes the number of jobs; STA_BENCH_DIR the folder
 // of the database (default: a temporary folder).
 //
-//	go test -run '^$' -bench . -benchtime 20x ./accounting/
+//	go test -run '^$' -bench . -benchtime 2s -timeout 60m -v ./accounting/
 func BenchmarkLedger(b *testing.B) {
 	ctx := context.Background()
 	jobs := 1_000_000
