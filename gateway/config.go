@@ -164,7 +164,7 @@ func (s *SiteConfig) setDefaults() {
 		s.Executor = "shell"
 	}
 	if s.Shells == 0 && s.Executor == "shell" {
-		s.Shells = 2
+		s.Shells = 4
 	}
 	if s.MaxSession == 0 {
 		s.MaxSession = 10

@@ -315,10 +315,13 @@ func (g *Gateway) driveOnce(ctx context.Context, id string) (done bool, err erro
 // submitted records the site's job id: the job leaves SUBMITTING.
 func (g *Gateway) submitted(ctx context.Context, j *job, ref *slurm.JobRef) error {
 	s := g.sites[j.Site]
-	var stdout, stderr string
-	if c, err := s.client(j.Login); err == nil {
-		if d, err := s.slurm.Job(ctx, c, ref.JobID); err == nil {
-			stdout, stderr = d.StdOut, d.StdErr
+	stdout, stderr := ref.StdOut, ref.StdErr
+	if stdout == "" {
+		// Found by its tag (not read back): ask the controller for the paths.
+		if c, err := s.client(j.Login); err == nil {
+			if d, err := s.slurm.Job(ctx, c, ref.JobID); err == nil {
+				stdout, stderr = d.StdOut, d.StdErr
+			}
 		}
 	}
 	now := g.now().UTC()

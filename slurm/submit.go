@@ -92,6 +92,9 @@ type JobRef struct {
 	Account    string
 	User       string
 	Comment    string // as Slurm holds it: tag, then the user's comment
+	// StdOut and StdErr are the job's output files as the controller resolved
+	// them (known from the read-back only).
+	StdOut, StdErr string
 }
 
 // AmbiguousError is a submission whose outcome is unknown. The job may exist; it
@@ -271,19 +274,19 @@ func (s *Site) refFromQueue(q QueueJob) JobRef {
 		Account: q.Account, User: q.User, Comment: q.Comment}
 }
 
-// readBack reads the accepted job from the controller (ErrNotFound when it is not
-// in the queue).
+// readBack reads the accepted job from the controller with scontrol show job (one
+// REQUEST_JOB_INFO_SINGLE, lighter than a squeue): ErrNotFound when the
+// controller no longer knows it.
 func (s *Site) readBack(ctx context.Context, r Runner, id string) (*JobRef, error) {
-	rows, err := s.Queue(ctx, r, SqueueQuery{JobIDs: []string{id}})
+	d, err := s.Job(ctx, r, id)
+	if errors.Is(err, ErrInvalidJobID) {
+		return nil, fmt.Errorf("%w: job %s is not in the queue", ErrNotFound, id)
+	}
 	if err != nil {
 		return nil, err
 	}
-	for _, q := range rows {
-		if ref := s.refFromQueue(q); ref.JobID == id {
-			return &ref, nil
-		}
-	}
-	return nil, fmt.Errorf("%w: job %s is not in the queue", ErrNotFound, id)
+	return &JobRef{Cluster: s.Cluster, JobID: id, SubmitTime: d.SubmitTime, Partition: d.Partition,
+		Account: d.Account, User: d.User, Comment: d.Comment, StdOut: d.StdOut, StdErr: d.StdErr}, nil
 }
 
 // FindByTag looks for the job that carries tag, submitted by login since the given

@@ -510,3 +510,120 @@ func TestRestartAfterKill(t *testing.T) {
 	d.stop()
 	assertChargedOnce(t, filepath.Join(d.dir, "state", "sta-gateway.db"), ids)
 }
+
+// sdiagJobInfo reads the controller's REQUEST_JOB_INFO count from sdiag, as the
+// site's administrator.
+func sdiagJobInfo(t *testing.T, s devsites.Site) int64 {
+	t.Helper()
+	out := s.Slurm(t, t.Context(), "sdiag")
+	for _, l := range strings.Split(out, "\n") {
+		l = strings.TrimSpace(l)
+		if !strings.HasPrefix(l, "REQUEST_JOB_INFO ") {
+			continue
+		}
+		_, after, ok := strings.Cut(l, "count:")
+		if !ok {
+			break
+		}
+		n, _, _ := strings.Cut(after, " ")
+		return atoi(t, n)
+	}
+	t.Fatalf("sdiag on %s shows no REQUEST_JOB_INFO line:\n%s", s.Name, out)
+	return 0
+}
+
+// polls reads the daemon's count of successful poll ticks of a site.
+func (d *daemon) polls(site string) int64 {
+	var s api.Site
+	if code := d.do("GET", "/v1/sites/"+site, "alice", nil, &s); code != 200 {
+		d.t.Fatalf("GET site %s: %d", site, code)
+	}
+	return s.Polls
+}
+
+// TestPollCostWithManyLiveJobs: with 1,000 live (pending) jobs of the gateway on a
+// site, each poll tick costs the site's controller one REQUEST_JOB_INFO, as its
+// own sdiag counts them. It must run alone on the site (packages run one at a
+// time, and tests of this package one after another).
+func TestPollCostWithManyLiveJobs(t *testing.T) {
+	env := devsites.Load(t)
+	site := env.Site(t, "de-hpc") // PrivateData=jobs: the monitor login sees all
+	d := startDaemon(t, env)
+	// A held job the others depend on keeps them pending.
+	c, err := env.Dial(t, t.Context(), site, "alice", env.KeySigner(t, "alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := sess.Output("sbatch --parsable --hold --account=acct-b --time=1 --output=/dev/null --wrap true")
+	sess.Close()
+	if err != nil {
+		t.Fatalf("sentinel: %v", err)
+	}
+	sentinel := strings.TrimSpace(string(out))
+	name := fmt.Sprintf("e2e-many-%d", time.Now().UnixNano())
+	t.Cleanup(func() {
+		if s, err := c.NewSession(); err == nil {
+			s.Run("scancel --name=" + name + " " + sentinel)
+			s.Close()
+		}
+	})
+	const jobs = 1000
+	script := fmt.Sprintf("#!/bin/bash\n#SBATCH --job-name=%s\n#SBATCH --time=1\n#SBATCH --dependency=afterok:%s\n#SBATCH --output=/dev/null\ntrue\n", name, sentinel)
+	start := time.Now()
+	work := make(chan int)
+	errs := make(chan error, jobs)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range work {
+				_, _, aerr := d.submit("alice", api.SubmitRequest{Script: script, Project: "fusion",
+					Jurisdictions: []string{"DE"}}, "")
+				if aerr != nil {
+					errs <- aerr
+				}
+			}
+		}()
+	}
+	for i := range jobs {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("submit: %v", err)
+	}
+	t.Logf("%d jobs submitted through the gateway in %v", jobs, time.Since(start).Round(time.Millisecond))
+	// Every job pending in the gateway's view.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var live []api.Job
+		d.do("GET", "/v1/jobs?project=fusion&state=PENDING&limit=5000", "alice", nil, &live)
+		if len(live) >= jobs {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d jobs PENDING after 60s, want %d", len(live), jobs)
+		}
+		time.Sleep(time.Second)
+	}
+	// Count over several ticks. A tick in flight while the counters are read may
+	// land on either side: the two counts agree within one.
+	p0, j0 := d.polls(site.Name), sdiagJobInfo(t, site)
+	time.Sleep(8 * time.Second)
+	p1, j1 := d.polls(site.Name), sdiagJobInfo(t, site)
+	ticks, requests := p1-p0, j1-j0
+	t.Logf("%d poll ticks, %d REQUEST_JOB_INFO on %s's controller, with %d live jobs", ticks, requests, site.Name, jobs)
+	if ticks < 4 {
+		t.Fatalf("only %d poll ticks in 8s with a 1s interval", ticks)
+	}
+	if requests < ticks-1 || requests > ticks+1 {
+		t.Fatalf("%d REQUEST_JOB_INFO for %d ticks: want one per tick", requests, ticks)
+	}
+}
