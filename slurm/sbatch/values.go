@@ -362,8 +362,39 @@ const maxArrayIndex = 4000000
 // limit on tasks running at once (0 when none is given). Duplicate indexes
 // count once, as in Slurm's bitmap.
 func ArrayTasks(spec string) (tasks, maxRunning int, err error) {
-	bad := func(why string) (int, int, error) {
-		return 0, 0, fmt.Errorf("invalid job array %q: %s", spec, why)
+	seen, maxRunning, err := arrayBitmap(spec)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, w := range seen {
+		tasks += bits.OnesCount64(w)
+	}
+	return tasks, maxRunning, nil
+}
+
+// ArrayIndexes lists the task indexes of an --array specification, ascending
+// (the "%N" limit, if any, is not an index and is dropped). The specification
+// is checked as ArrayTasks checks it.
+func ArrayIndexes(spec string) ([]int, error) {
+	seen, _, err := arrayBitmap(spec)
+	if err != nil {
+		return nil, err
+	}
+	var out []int
+	for i, w := range seen {
+		for w != 0 {
+			b := bits.TrailingZeros64(w)
+			out = append(out, i*64+b)
+			w &^= 1 << b
+		}
+	}
+	return out, nil
+}
+
+// arrayBitmap reads an --array specification into a bitmap of its indexes.
+func arrayBitmap(spec string) (seen []uint64, maxRunning int, err error) {
+	bad := func(why string) ([]uint64, int, error) {
+		return nil, 0, fmt.Errorf("invalid job array %q: %s", spec, why)
 	}
 	list, limit, hasLimit := strings.Cut(spec, "%")
 	if hasLimit {
@@ -414,7 +445,7 @@ func ArrayTasks(spec string) (tasks, maxRunning int, err error) {
 	// Count the union in a bitmap: ranges with step 1 are filled a word
 	// at a time; stepped ranges are walked, within a budget, so that a
 	// short specification cannot cost much time.
-	seen := make([]uint64, top/64+1)
+	seen = make([]uint64, top/64+1)
 	budget := 4 * (maxArrayIndex + 1)
 	for _, s := range spans {
 		if s.step == 1 {
@@ -428,10 +459,7 @@ func ArrayTasks(spec string) (tasks, maxRunning int, err error) {
 			seen[i/64] |= 1 << (i % 64)
 		}
 	}
-	for _, w := range seen {
-		tasks += bits.OnesCount64(w)
-	}
-	return tasks, maxRunning, nil
+	return seen, maxRunning, nil
 }
 
 // fillBits sets bits lo..hi (inclusive) of b.
