@@ -176,7 +176,7 @@ func (g *Gateway) handleGet(w http.ResponseWriter, r *http.Request, p principal)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, j.toAPI())
+	return writeJSON(w, http.StatusOK, g.render(r.Context(), j))
 }
 
 func (g *Gateway) handleExplain(w http.ResponseWriter, r *http.Request, p principal) error {
@@ -233,7 +233,7 @@ func (g *Gateway) handleList(w http.ResponseWriter, r *http.Request, p principal
 	}
 	out := make([]api.Job, 0, len(jobs))
 	for _, j := range jobs {
-		out = append(out, j.toAPI())
+		out = append(out, g.render(r.Context(), j))
 	}
 	return writeJSON(w, http.StatusOK, out)
 }

@@ -129,21 +129,39 @@ func (g *Gateway) Submit(ctx context.Context, p principal, key string, req api.S
 			return nil, err
 		}
 	}
-	hold, err := g.led.PlaceHoldTx(ctx, tx, accounting.HoldRequest{JobID: id, Tag: j.Tag, Project: req.Project,
-		Site: j.Site, Partition: j.Partition, User: p.User, Nodes: pl.nodes * pl.tasks, CPUsPerNode: pl.cpn,
-		TimeLimit: pl.timeLimit, At: now, Who: p.User, Why: "job accepted"})
-	if err != nil {
-		var ie *accounting.InsufficientError
-		if errors.As(err, &ie) {
-			return nil, api.Errorf(api.CodeInsufficient,
-				"project %s at %s: the job needs %.2f core-hours, %.2f are left (granted, less holds and charges)",
-				req.Project, j.Site, api.CoreHours(ie.Requested), api.CoreHours(ie.Available))
+	// One hold per ledger job: the job itself, or each task of an array (each task
+	// is charged its own usage when it ends).
+	var held int64
+	for _, lid := range ledgerIDs(j) {
+		// The ledger's tag names each ledger job (a task's is the array's tag and its
+		// index); the Slurm job carries the array's tag in --comment.
+		hold, err := g.led.PlaceHoldTx(ctx, tx, accounting.HoldRequest{JobID: lid, Tag: "sta-" + lid, Project: req.Project,
+			Site: j.Site, Partition: j.Partition, User: p.User, Nodes: pl.nodes, CPUsPerNode: pl.cpn,
+			TimeLimit: pl.timeLimit, At: now, Who: p.User, Why: "job accepted"})
+		if err != nil {
+			var ie *accounting.InsufficientError
+			if errors.As(err, &ie) {
+				need := ie.Requested * int64(len(ledgerIDs(j)))
+				return nil, api.Errorf(api.CodeInsufficient,
+					"project %s at %s: the job needs %.2f core-hours, %.2f are left (granted, less holds and charges)",
+					req.Project, j.Site, api.CoreHours(need), api.CoreHours(ie.Available+held))
+			}
+			if errors.Is(err, accounting.ErrNoAllocation) {
+				return nil, api.Errorf(api.CodeInsufficient, "project %s has no allocation at %s covering now", req.Project, j.Site)
+			}
+			return nil, fmt.Errorf("hold: %w", err)
 		}
-		if errors.Is(err, accounting.ErrNoAllocation) {
-			return nil, api.Errorf(api.CodeInsufficient, "project %s has no allocation at %s covering now", req.Project, j.Site)
-		}
-		return nil, fmt.Errorf("hold: %w", err)
+		held += hold.CoreSeconds
 	}
+	if j.ArraySpec != "" {
+		for _, t := range j.tasks() {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO gateway_array_tasks (job_id, task_id, state) VALUES (?, ?, ?)`,
+				id, t, string(api.StateSubmitting)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	hold := accounting.Hold{CoreSeconds: held}
 	if _, err := tx.ExecContext(ctx, `UPDATE gateway_jobs SET hold_core_seconds = ? WHERE id = ?`, hold.CoreSeconds, id); err != nil {
 		return nil, err
 	}
@@ -186,13 +204,13 @@ func (g *Gateway) awaitSubmitted(ctx context.Context, id string, replay bool) (*
 			return nil, err
 		}
 		if j.State != api.StateSubmitting {
-			return &SubmitResult{Job: j.toAPI(), Replay: replay}, nil
+			return &SubmitResult{Job: g.render(ctx, j), Replay: replay}, nil
 		}
 		select {
 		case <-sub:
 		case <-time.After(time.Second):
 		case <-ctx.Done():
-			return &SubmitResult{Job: j.toAPI(), Replay: replay}, nil
+			return &SubmitResult{Job: g.render(ctx, j), Replay: replay}, nil
 		}
 	}
 }
@@ -334,8 +352,18 @@ func (g *Gateway) submitted(ctx context.Context, j *job, ref *slurm.JobRef) erro
 		stdout_path = ?, stderr_path = ? WHERE id = ?`, ref.JobID, ref.SubmitTime.Unix(), ms(now), stdout, stderr, j.ID); err != nil {
 		return err
 	}
-	if err := g.led.RecordSiteJobTx(ctx, tx, accounting.SiteJob{JobID: j.ID, Cluster: j.Cluster, SiteJobID: ref.JobID}); err != nil {
-		return fmt.Errorf("record site job: %w", err)
+	for i, lid := range ledgerIDs(j) {
+		sid := ref.JobID
+		if ts := j.tasks(); len(ts) > 0 {
+			sid += "_" + ts[i]
+		}
+		if err := g.led.RecordSiteJobTx(ctx, tx, accounting.SiteJob{JobID: lid, Cluster: j.Cluster, SiteJobID: sid}); err != nil {
+			return fmt.Errorf("record site job: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE gateway_array_tasks SET state = ? WHERE job_id = ? AND state = ?`,
+		string(api.StatePending), j.ID, string(api.StateSubmitting)); err != nil {
+		return err
 	}
 	if err := setState(ctx, tx, j, api.StatePending, "", now); err != nil {
 		return err
@@ -367,8 +395,14 @@ func (g *Gateway) finishUnsubmitted(ctx context.Context, j *job, st api.JobState
 		return err
 	}
 	defer tx.Rollback()
-	if _, err := g.led.ReleaseJobTx(ctx, tx, accounting.ReleaseRequest{JobID: j.ID, Who: "gateway", Why: why}); err != nil {
-		return fmt.Errorf("release hold: %w", err)
+	for _, lid := range ledgerIDs(j) {
+		if _, err := g.led.ReleaseJobTx(ctx, tx, accounting.ReleaseRequest{JobID: lid, Who: "gateway", Why: why}); err != nil {
+			return fmt.Errorf("release hold: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE gateway_array_tasks SET state = ?, settled = 1 WHERE job_id = ?`,
+		string(st), j.ID); err != nil {
+		return err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE gateway_jobs SET settled = 1, ended_at = ? WHERE id = ?`, ms(now), j.ID); err != nil {
 		return err
@@ -391,7 +425,7 @@ func (g *Gateway) Cancel(ctx context.Context, p principal, id string) (api.Job, 
 		return api.Job{}, err
 	}
 	if j.State.Final() {
-		return j.toAPI(), nil
+		return g.render(ctx, j), nil
 	}
 	if _, err := g.db.ExecContext(ctx, `UPDATE gateway_jobs SET cancel_requested = 1 WHERE id = ?`, id); err != nil {
 		return api.Job{}, err
@@ -413,7 +447,7 @@ func (g *Gateway) Cancel(ctx context.Context, p principal, id string) (api.Job, 
 	if err != nil {
 		return api.Job{}, err
 	}
-	return j.toAPI(), nil
+	return g.render(ctx, j), nil
 }
 
 // jobFor returns a job the principal may see: their own, or any for an admin, or

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/sta-federation/sta-gateway/gateway/api"
 	"github.com/sta-federation/sta-gateway/slurm"
 	"github.com/sta-federation/sta-gateway/slurm/hostlist"
+	"github.com/sta-federation/sta-gateway/slurm/sbatch"
 )
 
 // liveStates are the states the poller follows on the site.
@@ -100,14 +102,15 @@ func (g *Gateway) pollOnce(ctx context.Context, s *site, discover bool) error {
 	for _, j := range jobs {
 		byLogin[j.Login] = append(byLogin[j.Login], j)
 	}
-	seen := map[string]slurm.QueueJob{} // site job id -> row (arrays: the array's job id)
+	seen := map[string]slurm.QueueJob{}     // site job id -> row
+	arrays := map[string][]slurm.QueueJob{} // array job id -> a row per task
 	remember := func(rows []slurm.QueueJob) {
 		for _, q := range rows {
-			id := q.RawJobID
 			if q.ArrayJobID != "" {
-				id = q.ArrayJobID
+				arrays[q.ArrayJobID] = append(arrays[q.ArrayJobID], q)
+				continue
 			}
-			seen[id] = q
+			seen[q.RawJobID] = q
 		}
 	}
 	if s.cfg.Monitor != "" {
@@ -115,7 +118,7 @@ func (g *Gateway) pollOnce(ctx context.Context, s *site, discover bool) error {
 		if err != nil {
 			return err
 		}
-		rows, err := s.slurm.Queue(ctx, c, slurm.SqueueQuery{})
+		rows, err := s.slurm.Queue(ctx, c, slurm.SqueueQuery{ExpandArrays: true})
 		if err != nil {
 			return err
 		}
@@ -144,7 +147,7 @@ func (g *Gateway) pollOnce(ctx context.Context, s *site, discover bool) error {
 			if err != nil {
 				return err
 			}
-			rows, err := s.slurm.Queue(ctx, c, slurm.SqueueQuery{JobIDs: ids, Users: []string{l}})
+			rows, err := s.slurm.Queue(ctx, c, slurm.SqueueQuery{JobIDs: ids, Users: []string{l}, ExpandArrays: true})
 			if err != nil {
 				return err
 			}
@@ -153,6 +156,22 @@ func (g *Gateway) pollOnce(ctx context.Context, s *site, discover bool) error {
 	}
 	var gone []*job
 	for _, j := range jobs {
+		if j.ArraySpec != "" {
+			var mine []slurm.QueueJob
+			for _, q := range arrays[j.SiteJobID] {
+				if strings.HasPrefix(q.Comment, j.Tag) {
+					mine = append(mine, q)
+				}
+			}
+			needAcct, err := g.observeArray(ctx, j, mine)
+			if err != nil {
+				return err
+			}
+			if needAcct {
+				gone = append(gone, j)
+			}
+			continue
+		}
 		q, ok := seen[j.SiteJobID]
 		if ok && !strings.HasPrefix(q.Comment, j.Tag) {
 			ok = false // the id now names another job
@@ -277,7 +296,11 @@ func (g *Gateway) account(ctx context.Context, s *site, jobs []*job) error {
 			if len(mine) == 0 {
 				continue // not in accounting yet: look again next tick
 			}
-			if err := g.settle(ctx, j, mine); err != nil {
+			settle := g.settle
+			if j.ArraySpec != "" {
+				settle = g.settleArray
+			}
+			if err := settle(ctx, j, mine); err != nil {
 				return err
 			}
 		}
@@ -427,4 +450,205 @@ func (b *broadcaster) publish(id string) {
 		default:
 		}
 	}
+}
+
+// observeArray records what squeue says of an array's tasks and the array's state
+// (RUNNING while a task runs, else PENDING while one waits). It reports whether
+// some task ended or left the queue, for sacct to settle.
+func (g *Gateway) observeArray(ctx context.Context, j *job, rows []slurm.QueueJob) (needAcct bool, err error) {
+	ts, err := arrayTasks(ctx, g.db, j.ID)
+	if err != nil {
+		return false, err
+	}
+	inQueue := map[string]slurm.QueueJob{}
+	for _, q := range rows {
+		inQueue[q.ArrayTaskID] = q
+	}
+	tx, err := g.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	running, pending := 0, 0
+	reason := ""
+	var nodes []string
+	var started time.Time
+	for id, t := range ts {
+		if t.Settled {
+			continue
+		}
+		q, ok := inQueue[id]
+		if !ok || q.State.IsFinal() {
+			needAcct = true
+			continue
+		}
+		st := api.JobState(q.State)
+		if !st.Valid() {
+			st = api.StateUnknown
+		}
+		switch st {
+		case api.StateRunning:
+			running++
+			if hs, err := hostlist.Expand(q.NodeList); err == nil {
+				nodes = append(nodes, hs...)
+			}
+			if started.IsZero() || (!q.StartTime.IsZero() && q.StartTime.Before(started)) {
+				started = q.StartTime
+			}
+		case api.StatePending:
+			pending++
+			if reason == "" {
+				reason = q.Reason
+			}
+		}
+		if st != t.State {
+			if _, err := tx.ExecContext(ctx, `UPDATE gateway_array_tasks SET state = ? WHERE job_id = ? AND task_id = ?`,
+				string(st), j.ID, id); err != nil {
+				return false, err
+			}
+		}
+	}
+	st, why := j.State, j.Reason
+	switch {
+	case running > 0:
+		st, why = api.StateRunning, ""
+	case pending > 0:
+		st, why = api.StatePending, reason
+	}
+	if len(nodes) > 0 {
+		hostlist.Sort(nodes)
+		if c, err := hostlist.Compress(dedupe(nodes)); err == nil && c != j.Nodes {
+			if _, err := tx.ExecContext(ctx, `UPDATE gateway_jobs SET nodes = ? WHERE id = ?`, c, j.ID); err != nil {
+				return false, err
+			}
+		}
+	}
+	if j.StartedAt == nil && !started.IsZero() {
+		if _, err := tx.ExecContext(ctx, `UPDATE gateway_jobs SET started_at = ? WHERE id = ?`, ms(started), j.ID); err != nil {
+			return false, err
+		}
+	}
+	if err := setState(ctx, tx, j, st, why, g.now()); err != nil {
+		return false, err
+	}
+	if err := tx.Commit(); err != nil {
+		return false, err
+	}
+	g.events.publish(j.ID)
+	return needAcct, nil
+}
+
+// severity orders the end states of an array's tasks: the array ends in the most
+// severe one its tasks reached.
+var severity = map[api.JobState]int{api.StateCompleted: 0, api.StateCancelled: 1, api.StatePreempted: 2,
+	api.StateDeadline: 3, api.StateTimeout: 4, api.StateFailed: 5, api.StateOutOfMemory: 6,
+	api.StateBootFail: 7, api.StateNodeFail: 8}
+
+// settleArray charges each task of an array that ended its own usage (every run),
+// in a transaction per task, and ends the array when its last task has ended.
+func (g *Gateway) settleArray(ctx context.Context, j *job, rows []slurm.AcctJob) error {
+	ts, err := arrayTasks(ctx, g.db, j.ID)
+	if err != nil {
+		return err
+	}
+	byTask := map[string][]slurm.AcctJob{}
+	for _, r := range rows {
+		spec := strings.Trim(r.ArrayTaskID, "[]")
+		idx, err := sbatch.ArrayIndexes(spec)
+		if err != nil {
+			g.log.Warn("array task id", "job", j.ID, "task", r.ArrayTaskID, "err", err.Error())
+			continue
+		}
+		for _, n := range idx {
+			id := strconv.Itoa(n)
+			byTask[id] = append(byTask[id], r)
+		}
+	}
+	for id, t := range ts {
+		if t.Settled || len(byTask[id]) == 0 {
+			continue
+		}
+		runs := byTask[id]
+		last, ok := slurm.LatestRun(runs)
+		if !ok || !last.State.IsFinal() {
+			continue
+		}
+		cpu := slurm.SumCPUTimeRaw(runs)
+		end := last.End
+		if end.IsZero() {
+			end = g.now()
+		}
+		tx, err := g.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		st, err := g.led.SettleJobTx(ctx, tx, accounting.ChargeRequest{JobID: j.ID + "_" + id, CPUSeconds: cpu, EndedAt: end,
+			Who: "gateway", Why: fmt.Sprintf("%s job %s_%s ended %s", j.Cluster, j.SiteJobID, id, last.State)})
+		if err != nil {
+			tx.Rollback()
+			return fmt.Errorf("settle %s_%s: %w", j.ID, id, err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE gateway_array_tasks SET state = ?, exit_code = ?, exit_signal = ?,
+			core_seconds = ?, settled = 1 WHERE job_id = ? AND task_id = ?`, string(last.State), last.ExitCode,
+			last.ExitSignal, st.Charge.CoreSeconds, j.ID, id); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+		t.Settled, t.State, t.CoreSeconds = true, api.JobState(last.State), st.Charge.CoreSeconds
+		ec, es := last.ExitCode, last.ExitSignal
+		t.ExitCode, t.ExitSignal = &ec, &es
+	}
+	for _, t := range ts {
+		if !t.Settled {
+			g.events.publish(j.ID)
+			return nil // tasks still to end
+		}
+	}
+	// The last task has ended: so has the array.
+	state := api.StateCompleted
+	var total int64
+	var exitCode, exitSignal *int
+	for _, t := range ts {
+		total += t.CoreSeconds
+		if severity[t.State] > severity[state] {
+			state = t.State
+		}
+		if t.ExitSignal != nil && *t.ExitSignal != 0 && (exitSignal == nil || *exitSignal == 0) {
+			exitSignal, exitCode = t.ExitSignal, t.ExitCode
+		}
+		if (exitSignal == nil || *exitSignal == 0) && t.ExitCode != nil && (exitCode == nil || *t.ExitCode > *exitCode) {
+			exitCode, exitSignal = t.ExitCode, t.ExitSignal
+		}
+	}
+	var end time.Time // the last task's end (sacct returns every task's rows)
+	for _, r := range rows {
+		if r.End.After(end) {
+			end = r.End
+		}
+	}
+	if end.IsZero() {
+		end = g.now()
+	}
+	tx, err := g.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `UPDATE gateway_jobs SET settled = 1, core_seconds = ?, exit_code = ?, exit_signal = ?,
+		ended_at = ?, unreachable = 0 WHERE id = ?`, total, exitCode, exitSignal, ms(end), j.ID); err != nil {
+		return err
+	}
+	if err := setState(ctx, tx, j, state, "", end); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	g.log.Info("array settled", "job", j.ID, "site", j.Site, "site_job_id", j.SiteJobID, "tasks", len(ts),
+		"state", string(state), "charged_core_seconds", total)
+	g.events.publish(j.ID)
+	return nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sta-federation/sta-gateway/gateway/api"
 	"github.com/sta-federation/sta-gateway/slurm/hostlist"
+	"github.com/sta-federation/sta-gateway/slurm/sbatch"
 )
 
 //go:embed migrations/*.sql
@@ -333,4 +334,98 @@ func expandNodes(expr string) []string {
 		return []string{expr}
 	}
 	return hs
+}
+
+// tasks lists an array job's task ids ("" for a plain job: none).
+func (j *job) tasks() []string {
+	if j.ArraySpec == "" {
+		return nil
+	}
+	idx, err := sbatch.ArrayIndexes(j.ArraySpec)
+	if err != nil {
+		return nil
+	}
+	out := make([]string, len(idx))
+	for i, n := range idx {
+		out[i] = strconv.Itoa(n)
+	}
+	return out
+}
+
+// ledgerIDs are the job's ids in the ledger: the job's own, or one per array task
+// ("ID_TASK", as Slurm names tasks).
+func ledgerIDs(j *job) []string {
+	ts := j.tasks()
+	if len(ts) == 0 {
+		return []string{j.ID}
+	}
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = j.ID + "_" + t
+	}
+	return out
+}
+
+// arrayTask is a row of gateway_array_tasks.
+type arrayTask struct {
+	Task        string
+	State       api.JobState
+	ExitCode    *int
+	ExitSignal  *int
+	CoreSeconds int64
+	Settled     bool
+}
+
+func arrayTasks(ctx context.Context, q querier, id string) (map[string]*arrayTask, error) {
+	rows, err := q.QueryContext(ctx, `SELECT task_id, state, exit_code, exit_signal, core_seconds, settled
+		FROM gateway_array_tasks WHERE job_id = ?`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]*arrayTask{}
+	for rows.Next() {
+		var t arrayTask
+		var st string
+		var ec, es sql.NullInt64
+		if err := rows.Scan(&t.Task, &st, &ec, &es, &t.CoreSeconds, &t.Settled); err != nil {
+			return nil, err
+		}
+		t.State = api.JobState(st)
+		if ec.Valid {
+			v := int(ec.Int64)
+			t.ExitCode = &v
+		}
+		if es.Valid {
+			v := int(es.Int64)
+			t.ExitSignal = &v
+		}
+		out[t.Task] = &t
+	}
+	return out, rows.Err()
+}
+
+// render is a job for the wire, with its array's task counts.
+func (g *Gateway) render(ctx context.Context, j *job) api.Job {
+	out := j.toAPI()
+	if j.ArraySpec == "" {
+		return out
+	}
+	ts, err := arrayTasks(ctx, g.db, j.ID)
+	if err != nil {
+		g.log.Error("array tasks", "job", j.ID, "err", err.Error())
+		return out
+	}
+	a := &api.ArrayTasks{Total: len(ts), ByState: map[api.JobState]int{}}
+	for _, t := range ts {
+		a.ByState[t.State]++
+		if t.ExitSignal != nil && *t.ExitSignal != 0 {
+			a.Signaled++
+		} else if t.ExitCode != nil && (a.MaxExitCode == nil || *t.ExitCode > *a.MaxExitCode) {
+			v := *t.ExitCode
+			a.MaxExitCode = &v
+		}
+	}
+	out.Array = a
+	return out
 }

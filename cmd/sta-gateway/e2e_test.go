@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sta-federation/sta-gateway/accounting"
 	"github.com/sta-federation/sta-gateway/gateway/api"
 	"github.com/sta-federation/sta-gateway/internal/devsites"
 )
@@ -625,5 +626,70 @@ func TestPollCostWithManyLiveJobs(t *testing.T) {
 	}
 	if requests < ticks-1 || requests > ticks+1 {
 		t.Fatalf("%d REQUEST_JOB_INFO for %d ticks: want one per tick", requests, ticks)
+	}
+}
+
+// TestArrayChargedPerTask: an array of 10 tasks is held for every task, each task
+// is followed and charged its own usage (sacct's CPUTimeRAW of that task, read by
+// the test), and the array ends when its last task does, with the highest exit
+// code among its tasks.
+func TestArrayChargedPerTask(t *testing.T) {
+	env := devsites.Load(t)
+	site := env.Site(t, "ca-hydro")
+	d := startDaemon(t, env)
+	script := "#!/bin/bash\n#SBATCH --array=1-10%5\n#SBATCH --time=1\n#SBATCH --output=/dev/null\n" +
+		"sleep $((SLURM_ARRAY_TASK_ID % 3 + 1))\nif [ $SLURM_ARRAY_TASK_ID = 7 ]; then exit 3; fi\n"
+	j, _, aerr := d.submit("alice", api.SubmitRequest{Script: script, Project: "climate-ca"}, "")
+	if aerr != nil {
+		t.Fatal(aerr)
+	}
+	if j.Array == nil || j.Array.Total != 10 {
+		t.Fatalf("array summary %+v, want 10 tasks", j.Array)
+	}
+	if want := int64(10 * 60); j.HoldSeconds != want {
+		t.Fatalf("hold %d core-seconds, want %d (10 tasks x 1 CPU x 1 minute)", j.HoldSeconds, want)
+	}
+	sawRunning := false
+	j = d.waitState("alice", j.ID, 120*time.Second, func(j api.Job) bool {
+		if j.Array != nil && j.Array.ByState[api.StateRunning] > 0 {
+			sawRunning = true
+		}
+		return final(j)
+	})
+	if !sawRunning {
+		t.Error("no task was ever seen RUNNING in the array's task counts")
+	}
+	if j.State != api.StateFailed || j.ExitCode == nil || *j.ExitCode != 3 {
+		t.Fatalf("array ended %s exit %v; want FAILED with exit code 3 (task 7)", j.State, j.ExitCode)
+	}
+	if j.Array.ByState[api.StateCompleted] != 9 || j.Array.ByState[api.StateFailed] != 1 {
+		t.Fatalf("task counts %v, want 9 COMPLETED and 1 FAILED", j.Array.ByState)
+	}
+	out := site.Slurm(t, t.Context(), "sacct", "-n", "-X", "-P", "-j", j.SiteJobID, "-M", site.Cluster, "-o", "JobID,CPUTimeRAW")
+	usage := map[string]int64{}
+	var total int64
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		id, cpu, _ := strings.Cut(l, "|")
+		_, task, _ := strings.Cut(id, "_")
+		usage[task] = atoi(t, cpu)
+		total += usage[task]
+	}
+	if len(usage) != 10 || j.CoreSeconds != total {
+		t.Fatalf("sacct shows %d tasks using %d core-seconds; the array was charged %d", len(usage), total, j.CoreSeconds)
+	}
+	d.stop()
+	l, err := accounting.Open(t.Context(), filepath.Join(d.dir, "state", "sta-gateway.db"), accounting.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for task, cpu := range usage {
+		rec, err := l.Job(t.Context(), j.ID+"_"+task)
+		if err != nil {
+			t.Fatalf("task %s: %v", task, err)
+		}
+		if rec.Charge == nil || rec.Charge.CoreSeconds != cpu || !rec.Released {
+			t.Errorf("task %s: ledger %+v; want charged %d (its CPUTimeRAW) and released", task, rec.Charge, cpu)
+		}
 	}
 }
