@@ -146,6 +146,10 @@ install_packages() {
 	command -v mariadbd >/dev/null || need+=(mariadb-server)
 	command -v ip >/dev/null || need+=(iproute2)
 	command -v nsenter >/dev/null || need+=(util-linux)
+	[[ -f /usr/share/bash-completion/bash_completion ]] || need+=(bash-completion)
+	# Real InfiniBand tools against a simulated fabric, for the mpi tests.
+	command -v ibsim >/dev/null || need+=(ibsim-utils)
+	command -v ibnetdiscover >/dev/null || need+=(infiniband-diags)
 	((${#need[@]} == 0)) && return 0
 	[[ $(id -u) == 0 ]] || die "packages missing (${need[*]}) and not root to install them"
 	log "installing ${need[*]}"
