@@ -52,6 +52,9 @@ type Gateway struct {
 	draining atomic.Bool
 	driving  sync.Map // job id -> struct{}: a driver runs for it
 	events   *broadcaster
+
+	projMu   sync.RWMutex
+	projects map[string]*ProjectConfig // created at run time (the config's are in cfg)
 }
 
 // Open opens the state (SQLite file in the state folder), migrates it, books the
@@ -92,6 +95,10 @@ func Open(ctx context.Context, cfg *Config, log *slog.Logger) (*Gateway, error) 
 		g.sites[s.cfg.Name] = s
 	}
 	if err := g.bootstrap(ctx); err != nil {
+		ledger.Close()
+		return nil, err
+	}
+	if err := g.loadProjects(ctx); err != nil {
 		ledger.Close()
 		return nil, err
 	}

@@ -61,6 +61,17 @@ func (g *Gateway) Handler() http.Handler {
 		return writeJSON(w, http.StatusOK, api.Principal{User: p.User, Roles: roles})
 	})
 	h("GET /v1/admin/projects", g.handleProjects)
+	h("POST /v1/admin/projects", func(w http.ResponseWriter, r *http.Request, p principal) error {
+		var ap api.Project
+		if err := decode(w, r, &ap); err != nil {
+			return err
+		}
+		out, err := g.CreateProject(r.Context(), p, ap)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusCreated, out)
+	})
 	h("POST /v1/admin/allocations", g.handleGrant)
 	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, r *http.Request) {
 		hl := api.Health{Status: "ok", Version: Version, Sites: map[string]string{}}
@@ -396,7 +407,7 @@ func (g *Gateway) handleProjects(w http.ResponseWriter, r *http.Request, p princ
 		return api.Errorf(api.CodeForbidden, "admin only")
 	}
 	out := []api.Project{}
-	for _, pc := range g.cfg.Projects {
+	for _, pc := range g.allProjects() {
 		out = append(out, api.Project{Name: pc.Name, Members: append([]string{}, pc.Members...),
 			Jurisdictions: append([]string{}, pc.Jurisdictions...), Accounts: pc.Accounts})
 	}
@@ -411,7 +422,7 @@ func (g *Gateway) handleGrant(w http.ResponseWriter, r *http.Request, p principa
 	if err := decode(w, r, &gr); err != nil {
 		return err
 	}
-	pc := g.cfg.Project(gr.Project)
+	pc := g.project(gr.Project)
 	if pc == nil {
 		return api.FieldErrorf(api.CodeNotFound, "project", "no project %q", gr.Project)
 	}

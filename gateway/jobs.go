@@ -467,7 +467,7 @@ func (g *Gateway) jobFor(ctx context.Context, p principal, id string) (*job, err
 }
 
 func (g *Gateway) isMember(user, project string) bool {
-	pc := g.cfg.Project(project)
+	pc := g.project(project)
 	if pc == nil {
 		return false
 	}

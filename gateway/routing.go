@@ -18,7 +18,7 @@ import (
 // that answers), then score the rest (queue depth, carbon, cost) and take the best.
 // Every site considered is recorded with its reasons.
 func (g *Gateway) plan(ctx context.Context, p principal, req api.SubmitRequest) (*plan, error) {
-	pc := g.cfg.Project(req.Project)
+	pc := g.project(req.Project)
 	if req.Project == "" {
 		return nil, api.FieldErrorf(api.CodeInvalid, "project", "required")
 	}

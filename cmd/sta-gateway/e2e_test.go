@@ -693,3 +693,54 @@ func TestArrayChargedPerTask(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminProjectAtRunTime: an admin creates a project and grants it core-hours
+// without a restart; its member's job runs and is charged; the project survives a
+// restart; a non-admin may not create one.
+func TestAdminProjectAtRunTime(t *testing.T) {
+	env := devsites.Load(t)
+	d := startDaemon(t, env)
+	proj := api.Project{Name: "rt-proj", Members: []string{"bob"}, Jurisdictions: []string{"CA"},
+		Accounts: map[string]string{"ca-hydro": "acct-b"}}
+	if code := d.do("POST", "/v1/admin/projects", "bob", proj, nil); code != http.StatusForbidden {
+		t.Fatalf("non-admin created a project: %d", code)
+	}
+	bad := proj
+	bad.Accounts = map[string]string{"de-hpc": "acct-b"}
+	if code := d.do("POST", "/v1/admin/projects", "admin", bad, nil); code != http.StatusBadRequest {
+		t.Fatalf("a CA-only project with an account in DE: %d, want 400", code)
+	}
+	if code := d.do("POST", "/v1/admin/projects", "admin", proj, nil); code != http.StatusCreated {
+		t.Fatalf("create project: %d", code)
+	}
+	if code := d.do("POST", "/v1/admin/projects", "admin", proj, nil); code != http.StatusConflict {
+		t.Fatalf("create it twice: %d, want 409", code)
+	}
+	if code := d.do("POST", "/v1/admin/allocations", "admin", api.Grant{Project: "rt-proj", Site: "ca-hydro", CoreHours: 2}, nil); code != http.StatusCreated {
+		t.Fatalf("grant: %d", code)
+	}
+	j, _, aerr := d.submit("bob", api.SubmitRequest{Script: "#!/bin/bash\n#SBATCH --time=1\nsleep 1\n", Project: "rt-proj"}, "")
+	if aerr != nil {
+		t.Fatal(aerr)
+	}
+	j = d.waitState("bob", j.ID, 60*time.Second, final)
+	if j.State != api.StateCompleted || j.Account != "acct-b" || j.CoreSeconds <= 0 {
+		t.Fatalf("job %s on %s, account %s, charged %d", j.State, j.Site, j.Account, j.CoreSeconds)
+	}
+	d.stop()
+	d.start()
+	var ps []api.Project
+	d.do("GET", "/v1/admin/projects", "admin", nil, &ps)
+	found := false
+	for _, p := range ps {
+		found = found || p.Name == "rt-proj"
+	}
+	if !found {
+		t.Fatalf("the project did not survive a restart: %+v", ps)
+	}
+	var bals []api.Balance
+	d.do("GET", "/v1/balance?project=rt-proj", "bob", nil, &bals)
+	if len(bals) != 1 || bals[0].ChargedSeconds != j.CoreSeconds {
+		t.Fatalf("balance %+v, want the job's %d core-seconds charged", bals, j.CoreSeconds)
+	}
+}
