@@ -125,7 +125,7 @@ func (s *Site) Job(ctx context.Context, r Runner, jobID string) (*JobDetail, err
 type OutputChunk struct {
 	Data   []byte
 	Offset int64 // of Data in the file
-	Size   int64 // the file's size when read; -1 when it does not exist (yet)
+	Size   int64 // the file's size when read (at least Offset+len(Data) when Data is not empty); -1 when it does not exist (yet)
 }
 
 // ReadOutput reads up to max bytes of a file on the site from offset (a job's
@@ -156,6 +156,12 @@ func (s *Site) ReadOutput(ctx context.Context, r Runner, path string, offset, ma
 	}
 	if size < 0 {
 		return &OutputChunk{Offset: offset, Size: -1}, nil
+	}
+	// stat runs before tail: a file still being written may have grown in
+	// between, and Data then reaches past the size stat saw. The file was at
+	// least that long; never report a Size that Offset+len(Data) exceeds.
+	if end := offset + int64(len(data)); len(data) > 0 && end > size {
+		size = end
 	}
 	return &OutputChunk{Data: data, Offset: offset, Size: size}, nil
 }
