@@ -568,7 +568,9 @@ func TestPollCostWithManyLiveJobs(t *testing.T) {
 	name := fmt.Sprintf("e2e-many-%d", time.Now().UnixNano())
 	t.Cleanup(func() {
 		if s, err := c.NewSession(); err == nil {
-			s.Run("scancel --name=" + name + " " + sentinel)
+			// Two calls: scancel with both a name and ids cancels only the ids of
+			// that name.
+			s.Run("scancel --name=" + name + "; scancel " + sentinel)
 			s.Close()
 		}
 	})
