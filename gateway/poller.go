@@ -195,21 +195,8 @@ func (g *Gateway) pollOnce(ctx context.Context, s *site, discover bool) error {
 // siteJobs are the site's jobs the poller follows: live ones, and ended ones not
 // yet settled.
 func (g *Gateway) siteJobs(ctx context.Context, site string) ([]*job, error) {
-	rows, err := g.db.QueryContext(ctx, `SELECT `+jobColumns+` FROM gateway_jobs
+	return queryJobs(ctx, g.db, `SELECT `+jobColumns+` FROM gateway_jobs
 		WHERE site = ? AND site_job_id != '' AND settled = 0`, site)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*job
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, j)
-	}
-	return out, rows.Err()
 }
 
 // observe records what squeue says of a live job.

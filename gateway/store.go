@@ -251,6 +251,11 @@ func listJobs(ctx context.Context, q querier, f jobFilter) ([]*job, error) {
 	if f.Limit > 0 {
 		query += " LIMIT " + strconv.Itoa(f.Limit)
 	}
+	return queryJobs(ctx, q, query, args...)
+}
+
+// queryJobs runs a SELECT of jobColumns and scans its rows.
+func queryJobs(ctx context.Context, q querier, query string, args ...any) ([]*job, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
