@@ -183,6 +183,11 @@ func (g *Gateway) Start(ctx context.Context) {
 			g.poll(g.ctx, s)
 		}()
 	}
+	g.bg.Add(1)
+	go func() {
+		defer g.bg.Done()
+		g.recheckHolds(g.ctx)
+	}()
 	jobs, err := listJobs(ctx, g.db, jobFilter{States: []api.JobState{api.StateSubmitting}})
 	if err != nil {
 		g.log.Error("resume submissions", "err", err.Error())

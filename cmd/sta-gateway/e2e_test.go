@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -87,9 +88,24 @@ func freeAddr(t *testing.T) string {
 // daemon on it.
 func startDaemon(t *testing.T, env *devsites.Env) *daemon {
 	t.Helper()
+	return startDaemonWith(t, env, "")
+}
+
+// startDaemonWith is startDaemon with extra top-level configuration lines.
+func startDaemonWith(t *testing.T, env *devsites.Env, extra string) *daemon {
+	t.Helper()
 	dir := t.TempDir()
 	addr := freeAddr(t)
 	cfg := env.WriteGatewayConfig(t, dir, addr, testToken, "1s")
+	if extra != "" {
+		b, err := os.ReadFile(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(cfg, append([]byte(extra+"\n"), b...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	d := &daemon{t: t, url: "http://" + addr, config: cfg, log: &bytes.Buffer{}, logMu: &sync.Mutex{}, dir: dir}
 	d.start()
 	t.Cleanup(func() {
@@ -744,5 +760,52 @@ func TestAdminProjectAtRunTime(t *testing.T) {
 	d.do("GET", "/v1/balance?project=rt-proj", "bob", nil, &bals)
 	if len(bals) != 1 || bals[0].ChargedSeconds != j.CoreSeconds {
 		t.Fatalf("balance %+v, want the job's %d core-seconds charged", bals, j.CoreSeconds)
+	}
+}
+
+// TestHoldRecheck: the hold of a job pending longer than pending_recheck is
+// re-checked; once its allocation has ended, the job says so (hold_problem).
+func TestHoldRecheck(t *testing.T) {
+	env := devsites.Load(t)
+	site := env.Site(t, "ca-hydro")
+	d := startDaemonWith(t, env, `pending_recheck = "3s"`)
+	proj := api.Project{Name: "rc-proj", Members: []string{"alice"}, Jurisdictions: []string{"CA"},
+		Accounts: map[string]string{"ca-hydro": "acct-a"}}
+	if code := d.do("POST", "/v1/admin/projects", "admin", proj, nil); code != http.StatusCreated {
+		t.Fatalf("create project: %d", code)
+	}
+	end := time.Now().Add(15 * time.Second).UTC().Truncate(time.Second)
+	if code := d.do("POST", "/v1/admin/allocations", "admin",
+		api.Grant{Project: "rc-proj", Site: "ca-hydro", CoreHours: 1, End: &end}, nil); code != http.StatusCreated {
+		t.Fatalf("grant: %d", code)
+	}
+	c, err := env.Dial(t, t.Context(), site, "alice", env.KeySigner(t, "alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := sess.Output("sbatch --parsable --hold --account=acct-a --time=1 --output=/dev/null --wrap true")
+	sess.Close()
+	if err != nil {
+		t.Fatalf("sentinel: %v", err)
+	}
+	sentinel := strings.TrimSpace(string(out))
+	t.Cleanup(func() { site.Slurm(t, context.Background(), "scancel", sentinel) })
+	script := "#!/bin/bash\n#SBATCH --time=1\n#SBATCH --dependency=afterok:" + sentinel + "\ntrue\n"
+	j, _, aerr := d.submit("alice", api.SubmitRequest{Script: script, Project: "rc-proj"}, "")
+	if aerr != nil {
+		t.Fatal(aerr)
+	}
+	t.Cleanup(func() { d.do("POST", "/v1/jobs/"+j.ID+"/cancel", "alice", nil, nil) })
+	time.Sleep(6 * time.Second) // pending for longer than pending_recheck, allocation still valid
+	if j = d.job("alice", j.ID); j.State != api.StatePending || j.HoldProblem != "" {
+		t.Fatalf("before the allocation ends: %s, hold problem %q", j.State, j.HoldProblem)
+	}
+	j = d.waitState("alice", j.ID, 40*time.Second, func(j api.Job) bool { return j.HoldProblem != "" })
+	if !strings.Contains(j.HoldProblem, "no_allocation") || time.Now().Before(end) {
+		t.Fatalf("hold problem %q at %v (allocation ended %v)", j.HoldProblem, time.Now().UTC(), end)
 	}
 }

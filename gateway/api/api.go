@@ -163,6 +163,10 @@ type Job struct {
 	Unreachable bool        `json:"site_unreachable"`
 	Array       *ArrayTasks `json:"array,omitempty"`
 	Decision    *Decision   `json:"decision,omitempty"`
+	// HoldProblem is what the re-check of a long-pending job's hold found: the
+	// hold would not be placed now (allocation ended, rate gone, too little
+	// left). Empty when fine.
+	HoldProblem string `json:"hold_problem,omitempty"`
 }
 
 // Decision is a routing decision with its reasons.
