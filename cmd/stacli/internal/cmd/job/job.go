@@ -62,6 +62,9 @@ func writeJob(w io.Writer, j *api.Job) error {
 	if j.Array != nil {
 		t.Row("array", arrayText(j.Array))
 	}
+	if j.HoldProblem != "" {
+		t.Row("hold_problem", j.HoldProblem+" (ask your allocation's admin)")
+	}
 	t.Row("submitted_at", cmdutil.FormatTime(j.SubmittedAt))
 	t.Row("started_at", cmdutil.FormatTime(j.StartedAt))
 	t.Row("ended_at", cmdutil.FormatTime(j.EndedAt))
