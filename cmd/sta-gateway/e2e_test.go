@@ -809,3 +809,45 @@ func TestHoldRecheck(t *testing.T) {
 		t.Fatalf("hold problem %q at %v (allocation ended %v)", j.HoldProblem, time.Now().UTC(), end)
 	}
 }
+
+// TestControllerDownChangesNoState: while a site's controller does not answer
+// (SIGSTOP), its poll fails: the running job keeps its state and is flagged
+// site_unreachable, the site shows unreachable with the error in health; when the
+// controller answers again the flag clears and the job finishes normally.
+func TestControllerDownChangesNoState(t *testing.T) {
+	env := devsites.Load(t)
+	site := env.Site(t, "ca-hydro")
+	d := startDaemon(t, env)
+	j, _, aerr := d.submit("alice", api.SubmitRequest{Script: "#!/bin/bash\n#SBATCH --time=2\nsleep 25\n",
+		Project: "climate-ca"}, "")
+	if aerr != nil {
+		t.Fatal(aerr)
+	}
+	d.waitState("alice", j.ID, 60*time.Second, func(j api.Job) bool { return j.State == api.StateRunning })
+	ctld := env.PID(t, site.Name+"-slurmctld")
+	if err := syscall.Kill(ctld, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	resume := func() { once.Do(func() { syscall.Kill(ctld, syscall.SIGCONT) }) }
+	t.Cleanup(resume)
+	j = d.waitState("alice", j.ID, 60*time.Second, func(j api.Job) bool { return j.Unreachable })
+	if j.State != api.StateRunning {
+		t.Fatalf("with the controller down the job became %s", j.State)
+	}
+	var h api.Health
+	d.do("GET", "/v1/health", "", nil, &h)
+	if h.Status != "degraded" || h.Sites[site.Name] == "ok" || h.Sites[site.Name] == "" {
+		t.Fatalf("health %+v; want degraded with %s's error", h, site.Name)
+	}
+	var s api.Site
+	d.do("GET", "/v1/sites/"+site.Name, "alice", nil, &s)
+	if s.Reachable || s.PollErrors == 0 {
+		t.Fatalf("site %+v; want unreachable with poll errors counted", s)
+	}
+	resume()
+	j = d.waitState("alice", j.ID, 90*time.Second, final)
+	if j.State != api.StateCompleted || j.Unreachable {
+		t.Fatalf("after the controller came back: %s, unreachable %v", j.State, j.Unreachable)
+	}
+}
