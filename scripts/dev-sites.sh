@@ -185,6 +185,40 @@ ensure_keys() {
 		[[ -f $STATE/keys/$u ]] || ssh-keygen -q -t ed25519 -N '' -C "$u@sta-dev" -f "$STATE/keys/$u"
 		install -m 0644 "$STATE/keys/$u.pub" "$STATE/ssh/authorized_keys/$u"
 	done
+	# An automation key of alice's whose use is forced through a wrapper that runs
+	# only Slurm commands (authorized_keys command=), as sites issue for gateways.
+	[[ -f $STATE/keys/alice-forced ]] || ssh-keygen -q -t ed25519 -N '' -C "alice-forced@sta-dev" -f "$STATE/keys/alice-forced"
+	mkdir -p "$STATE/bin"
+	chmod 0755 "$STATE/bin"
+	cat >"$STATE/bin/sta-forced" <<-'EOF'
+		#!/bin/bash
+		# Forced command of a gateway automation key (dev sites): runs only Slurm
+		# commands, given as plain words or single-quoted strings, with the
+		# environment the gateway expects.
+		cmd=${SSH_ORIGINAL_COMMAND-}
+		word="('[^']*'|\\\\'|[A-Za-z0-9_./=:,+@%-])+"
+		re="^$word( $word)*\$"
+		if [[ ! $cmd =~ $re ]]; then
+			echo "sta-forced: refused: not a plain command line" >&2
+			exit 126
+		fi
+		eval "set -- $cmd"
+		case $1 in
+		sbatch | squeue | sacct | scancel | scontrol | sinfo) ;;
+		*)
+			echo "sta-forced: refused: $1 is not allowed" >&2
+			exit 126
+			;;
+		esac
+		for v in $(compgen -e); do
+			case $v in SBATCH_* | SLURM_CLUSTERS) unset "$v" ;; esac
+		done
+		export SLURM_TIME_FORMAT=%s
+		exec "$@"
+	EOF
+	chmod 0755 "$STATE/bin/sta-forced"
+	printf 'command="%s",no-pty,no-port-forwarding,no-agent-forwarding,no-X11-forwarding %s\n' \
+		"$STATE/bin/sta-forced" "$(cat "$STATE/keys/alice-forced.pub")" >>"$STATE/ssh/authorized_keys/alice"
 	for j in CA DE; do
 		[[ -f $STATE/ca/user_ca_$j ]] || ssh-keygen -q -t ed25519 -N '' -C "sta-dev user CA $j" -f "$STATE/ca/user_ca_$j"
 		install -m 0644 "$STATE/ca/user_ca_$j.pub" "$STATE/ssh/user_ca_$j.pub"
@@ -578,6 +612,7 @@ cmd_env() {
 	for s in "${USERS[@]}" "$MONITOR"; do
 		printf "export %s=%q\n" "STA_DEV_KEY_${s^^}" "$STATE/keys/$s"
 	done
+	printf "export %s=%q\n" "STA_DEV_KEY_ALICE_FORCED" "$STATE/keys/alice-forced"
 	printf "export %s=%q\n" "STA_DEV_KNOWN_HOSTS" "$STATE/known_hosts"
 	printf "export %s=%q\n" "STA_DEV_DBD" "127.0.0.1:$DBD_PORT"
 	for s in "${sites[@]}"; do

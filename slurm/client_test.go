@@ -288,3 +288,68 @@ func TestRedialAfterConnectionLoss(t *testing.T) {
 		t.Fatalf("after a lost connection: %q with %d dials, want again with 2", res.Stdout, c.Dials())
 	}
 }
+
+// TestForcedCommandSite logs in with an automation key whose use the site forces
+// through a wrapper that runs only Slurm commands (authorized_keys command=). A
+// Client asked for persistent shells finds out from the failed probe and sends
+// plain words, one command per session: queries and the whole submit path work,
+// anything else is refused by the site.
+func TestForcedCommandSite(t *testing.T) {
+	env := devsites.Load(t)
+	ds := env.Site(t, "ca-hydro")
+	key := os.Getenv("STA_DEV_KEY_ALICE_FORCED")
+	if key == "" {
+		t.Fatal("STA_DEV_KEY_ALICE_FORCED is not set (scripts/dev-sites.sh env)")
+	}
+	env.Keys["alice-forced"] = key
+	kh, err := slurm.LoadKnownHosts(env.KnownHosts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := slurm.KeyFile(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := slurm.NewClient(slurm.Config{Site: ds.Name, Shells: 2,
+		Hop: slurm.Hop{Addr: ds.Addr, User: "alice", Auth: []ssh.AuthMethod{auth}, KnownHosts: kh}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := t.Context()
+	res, err := c.Run(ctx, slurm.Command{Args: []string{"squeue", "--version"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Executor != "session" || !strings.HasPrefix(string(res.Stdout), "slurm") {
+		t.Fatalf("through the forced command: executor %s, stdout %q", res.Executor, res.Stdout)
+	}
+	res, err = c.Run(ctx, slurm.Command{Args: []string{"id"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ExitCode == 0 || !strings.Contains(string(res.Stderr), "refused") {
+		t.Fatalf("the wrapper let `id` run: exit %d, %q", res.ExitCode, res.Stderr)
+	}
+	site := siteOf(ds)
+	tag := newTag(t)
+	before := time.Now()
+	ref, err := site.Submit(ctx, c, slurm.SubmitRequest{Login: "alice", Script: []byte(sleepScript),
+		Args: []string{"--account=acct-a", "--job-name=it's forced"}, Tag: tag, Comment: "x'; id; '", Account: "acct-a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found, err := site.FindByTag(ctx, c, "alice", tag, before)
+	if err != nil || found.JobID != ref.JobID {
+		t.Fatalf("FindByTag through the forced command: %+v, %v", found, err)
+	}
+	if found.Comment != tag+" x'; id; '" {
+		t.Fatalf("comment %q", found.Comment)
+	}
+	if err := site.Cancel(ctx, c, *ref, tag); err != nil {
+		t.Fatal(err)
+	}
+	if st := ds.WaitJobState(t, ctx, ref.JobID, 30*time.Second); !strings.HasPrefix(st, "CANCELLED") {
+		t.Fatalf("job %s ended %s", ref.JobID, st)
+	}
+}

@@ -83,6 +83,7 @@ type Client struct {
 	shells  chan *shell // idle persistent shells
 	nshells atomic.Int32
 	noShell atomic.Bool // the site forces a command: no persistent shells
+	forced  atomic.Bool // send plain quoted words (the site's wrapper runs them)
 	dials   atomic.Int64
 }
 
@@ -92,11 +93,14 @@ func NewClient(cfg Config) (*Client, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Client{
+	c := &Client{
 		cfg:    cfg,
 		sem:    make(chan struct{}, cfg.MaxSessions-1),
 		shells: make(chan *shell, cfg.Shells),
-	}, nil
+	}
+	c.forced.Store(cfg.Forced)
+	c.noShell.Store(cfg.Forced)
+	return c, nil
 }
 
 // Site is the name of the site.
@@ -291,6 +295,16 @@ func sessionLine(args []string) string {
 	return b.String()
 }
 
+// bareLine is the command line for a site whose key forces a command: the
+// arguments as plain or single-quoted words, nothing else.
+func bareLine(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = sbatch.Quote(a)
+	}
+	return strings.Join(q, " ")
+}
+
 func (c *Client) runSession(ctx context.Context, cmd Command) (*Result, error) {
 	name := cmd.Args[0]
 	fail := func(sent bool, err error) (*Result, error) {
@@ -309,7 +323,11 @@ func (c *Client) runSession(ctx context.Context, cmd Command) (*Result, error) {
 	stderr := &limitedBuffer{max: c.cfg.MaxOutput}
 	sess.Stdout, sess.Stderr = stdout, stderr
 	sess.Stdin = bytes.NewReader(cmd.Stdin)
-	if err := sess.Start(sessionLine(argv(cmd))); err != nil {
+	line := sessionLine(argv(cmd))
+	if c.forced.Load() {
+		line = bareLine(cmd.Args)
+	}
+	if err := sess.Start(line); err != nil {
 		return fail(true, err)
 	}
 	done := make(chan error, 1)
@@ -492,6 +510,11 @@ func (c *Client) startShell(ctx context.Context) (*shell, error) {
 		if ctx.Err() != nil {
 			return nil, &RunError{Site: c.cfg.Site, Cmd: "shell", Err: ctx.Err()}
 		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			// The session ended instead of running a shell: a forced command ran
+			// (and refused or ignored the shell). Send plain words from now on.
+			c.forced.Store(true)
+		}
 		c.noShell.Store(true)
 		c.cfg.Logger.Warn("persistent shell unavailable; one command per session",
 			"site", c.cfg.Site, "login", c.cfg.User, "err", err.Error())
@@ -537,10 +560,10 @@ func (sh *shell) exchange(ctx context.Context, line string) (stdout, stderr []by
 			return nil, nil, 0, ctx.Err()
 		}
 	}
-	if err := <-werr; err != nil {
+	if err := errors.Join(o.err, e.err); err != nil {
 		return nil, nil, 0, err
 	}
-	if err := errors.Join(o.err, e.err); err != nil {
+	if err := <-werr; err != nil {
 		return nil, nil, 0, err
 	}
 	return o.b, e.b, o.code, nil

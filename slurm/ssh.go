@@ -114,6 +114,13 @@ type Config struct {
 	// Shells is the number of persistent shells (0: one command per session).
 	// Sites that force a command can run none; the Client then falls back.
 	Shells int
+	// Forced says the login's key forces a command (authorized_keys command=,
+	// ForceCommand) that runs the command line it is given: each command is then
+	// sent as plain quoted words, without the shell prelude or the remote
+	// timeout, and the site's wrapper sets the environment (SLURM_TIME_FORMAT=%s,
+	// no SBATCH_*). The Client also switches to this mode by itself when a
+	// persistent shell's probe shows that the site forces a command.
+	Forced bool
 	// MaxOutput bounds stdout and stderr of one command (default 16 MiB).
 	MaxOutput int
 
