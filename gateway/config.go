@@ -47,15 +47,19 @@ type SiteConfig struct {
 	Jurisdiction string `toml:"jurisdiction"`
 	Cluster      string `toml:"cluster"`
 	// SSH is the login node, host:port.
-	SSH        string                 `toml:"ssh"`
-	Jumps      []JumpHost             `toml:"jump"`
-	KnownHosts []string               `toml:"known_hosts"`
-	Credential Credential             `toml:"credentials"`
-	Monitor    string                 `toml:"monitor"`  // login that sees every job
-	Executor   string                 `toml:"executor"` // shell (default) or session
-	Shells     int                    `toml:"shells"`
-	MaxSession int                    `toml:"max_sessions"`
-	Classes    map[string]ClassConfig `toml:"classes"`
+	SSH        string     `toml:"ssh"`
+	Jumps      []JumpHost `toml:"jump"`
+	KnownHosts []string   `toml:"known_hosts"`
+	Credential Credential `toml:"credentials"`
+	Monitor    string     `toml:"monitor"`  // login that sees every job
+	Executor   string     `toml:"executor"` // shell (default) or session
+	// ForcedCommand: the site forces a command on the gateway's keys (a wrapper
+	// that runs the command line it is given): plain words, one command per
+	// session. Detected by itself too, when a persistent shell cannot start.
+	ForcedCommand bool                   `toml:"forced_command"`
+	Shells        int                    `toml:"shells"`
+	MaxSession    int                    `toml:"max_sessions"`
+	Classes       map[string]ClassConfig `toml:"classes"`
 	// Rates: core-hour multipliers per partition ("*" for any), e.g. gpu = 4.0.
 	Rates           map[string]float64 `toml:"rates"`
 	CarbonGPerKWh   float64            `toml:"carbon_g_per_kwh"`

@@ -130,6 +130,7 @@ func (s *site) client(login string) (*slurm.Client, error) {
 		Jumps:       jumps,
 		MaxSessions: s.cfg.MaxSession,
 		Shells:      s.cfg.Shells,
+		Forced:      s.cfg.ForcedCommand,
 		Logger:      s.log,
 	})
 	if err != nil {
