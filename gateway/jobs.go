@@ -506,6 +506,27 @@ func (g *Gateway) Output(ctx context.Context, p principal, id, stream string, of
 		out.EOF = j.State.Final()
 		return out, nil
 	}
+	// Before the job starts, its output file is not its own yet: a file of that
+	// name may be left by an older job with the same id (ids are reused after a
+	// controller reset) until Slurm opens it for this job.
+	for j.StartedAt == nil {
+		if j.State.Final() {
+			out.EOF = true
+			return out, nil
+		}
+		if wait <= 0 || ctx.Err() != nil {
+			return out, nil
+		}
+		select {
+		case <-ctx.Done():
+			return out, nil
+		case <-time.After(time.Second):
+			wait -= time.Second
+		}
+		if j, err = getJob(ctx, g.db, id); err != nil {
+			return api.Output{}, err
+		}
+	}
 	s := g.sites[j.Site]
 	c, err := s.client(j.Login)
 	if err != nil {

@@ -369,7 +369,7 @@ func (g *Gateway) settle(ctx context.Context, j *job, rows []slurm.AcctJob) erro
 	}
 	if j.StartedAt == nil {
 		for _, r := range rows {
-			if !r.Start.IsZero() && r.Elapsed > 0 {
+			if !r.Start.IsZero() && r.NodeList != "" { // it ran (a job cancelled while pending has a Start but no nodes)
 				if _, err := tx.ExecContext(ctx, `UPDATE gateway_jobs SET started_at = ? WHERE id = ? AND started_at IS NULL`,
 					ms(r.Start), j.ID); err != nil {
 					return err

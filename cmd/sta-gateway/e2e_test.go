@@ -367,6 +367,9 @@ func TestCancelAndFollowOutput(t *testing.T) {
 	if aerr != nil {
 		t.Fatal(aerr)
 	}
+	t.Cleanup(func() { // whatever happens, leave the site free for the next tests
+		env.Site(t, j.Site).Slurm(t, context.Background(), "scancel", j.SiteJobID)
+	})
 	var got strings.Builder
 	var offset int64
 	chunks := 0
