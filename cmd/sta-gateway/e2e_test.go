@@ -444,9 +444,7 @@ func TestIdempotencyKeyAtOnce(t *testing.T) {
 		t.Fatalf("statuses %v, want one 201 and one 200", codes)
 	}
 	d.waitState("alice", a.j.ID, 60*time.Second, final)
-	site := env.Site(t, a.j.Site)
-	out := site.Slurm(t, t.Context(), "sacct", "-a", "-n", "-X", "-P", "-S", "now-600", "-M", site.Cluster, "-o", "Comment")
-	if n := strings.Count(out, "sta-"+a.j.ID+"\n"); n != 1 {
+	if n := tagCounts(t, env.Site(t, a.j.Site), []string{a.j.ID})[a.j.ID]; n != 1 {
 		t.Fatalf("%d Slurm jobs carry the tag of %s, want 1", n, a.j.ID)
 	}
 	req.Script += "# changed\n"
@@ -514,17 +512,10 @@ func TestRestartAfterKill(t *testing.T) {
 			t.Errorf("job %s ended %s (%s)", id, j.State, j.Reason)
 		}
 	}
-	out := site.Slurm(t, t.Context(), "sacct", "-a", "-n", "-X", "-P", "-S", "now-900", "-M", site.Cluster,
-		"-o", "JobID,Comment,CPUTimeRAW")
+	counts := tagCounts(t, site, ids)
 	for _, id := range ids {
-		n := 0
-		for _, l := range strings.Split(out, "\n") {
-			if f := strings.Split(l, "|"); len(f) == 3 && f[1] == "sta-"+id {
-				n++
-			}
-		}
-		if n != 1 {
-			t.Errorf("job %s: %d Slurm jobs carry its tag, want exactly 1 (sacct:\n%s)", id, n, out)
+		if counts[id] != 1 {
+			t.Errorf("job %s: %d Slurm jobs carry its tag, want exactly 1", id, counts[id])
 		}
 	}
 	d.stop()
@@ -852,5 +843,34 @@ func TestControllerDownChangesNoState(t *testing.T) {
 	j = d.waitState("alice", j.ID, 90*time.Second, final)
 	if j.State != api.StateCompleted || j.Unreachable {
 		t.Fatalf("after the controller came back: %s, unreachable %v", j.State, j.Unreachable)
+	}
+}
+
+// tagCounts counts, in the site's accounting (read as its administrator), the Slurm
+// jobs that carry each gateway job's tag. A job that just ended can take a moment
+// to show in a time-window sacct query: it reads again, for up to a minute, until
+// every tag shows at least once.
+func tagCounts(t *testing.T, site devsites.Site, ids []string) map[string]int {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		out := site.Slurm(t, t.Context(), "sacct", "-a", "-n", "-X", "-P", "-D", "-S", "now-3600", "-E", "now+60",
+			"-M", site.Cluster, "-o", "JobID,Comment")
+		counts := map[string]int{}
+		for _, l := range strings.Split(out, "\n") {
+			if _, c, ok := strings.Cut(l, "|"); ok {
+				counts[strings.TrimPrefix(c, "sta-")]++
+			}
+		}
+		missing := 0
+		for _, id := range ids {
+			if counts[id] == 0 {
+				missing++
+			}
+		}
+		if missing == 0 || time.Now().After(deadline) {
+			return counts
+		}
+		time.Sleep(time.Second)
 	}
 }
