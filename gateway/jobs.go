@@ -274,6 +274,17 @@ func (g *Gateway) driveOnce(ctx context.Context, id string) (done bool, err erro
 			}
 		}
 		ref, err := s.slurm.FindByTag(ctx, c, j.Login, j.Tag, j.AttemptAt)
+		if errors.Is(err, slurm.ErrNotFound) {
+			// A job that ended and left the queue can take a few seconds to show
+			// in sacct's time-window queries: look once more before concluding
+			// that no job was created.
+			select {
+			case <-time.After(10 * time.Second):
+			case <-ctx.Done():
+				return true, nil
+			}
+			ref, err = s.slurm.FindByTag(ctx, c, j.Login, j.Tag, j.AttemptAt)
+		}
 		switch {
 		case err == nil:
 			g.log.Info("submission found by its tag", "job", id, "site_job_id", ref.JobID)

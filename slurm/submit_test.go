@@ -36,16 +36,24 @@ const quickScript = "#!/bin/bash\n#SBATCH --time=1\n#SBATCH --output=/dev/null\n
 // site's administrator, independently of the code under test.
 func sacctByTag(t testing.TB, site devsites.Site, tag string) []string {
 	t.Helper()
-	out := site.Slurm(t, t.Context(), "sacct", "-a", "-n", "-X", "-P", "-S", "now-3600", "-M", site.Cluster,
-		"-o", "JobID,Comment")
-	var ids []string
-	for _, l := range strings.Split(out, "\n") {
-		id, comment, ok := strings.Cut(l, "|")
-		if ok && (comment == tag || strings.HasPrefix(comment, tag+" ")) {
-			ids = append(ids, id)
+	// A time-window sacct query can lag a few seconds behind a job's end: read
+	// again, for up to a minute, until the tag shows.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		out := site.Slurm(t, t.Context(), "sacct", "-a", "-n", "-X", "-P", "-D", "-S", "now-3600", "-E", "now+60",
+			"-M", site.Cluster, "-o", "JobID,Comment")
+		var ids []string
+		for _, l := range strings.Split(out, "\n") {
+			id, comment, ok := strings.Cut(l, "|")
+			if ok && (comment == tag || strings.HasPrefix(comment, tag+" ")) {
+				ids = append(ids, id)
+			}
 		}
+		if len(ids) > 0 || time.Now().After(deadline) {
+			return ids
+		}
+		time.Sleep(time.Second)
 	}
-	return ids
 }
 
 // TestSubmitFindCancel: on every site, as alice and bob, with a key and with a
