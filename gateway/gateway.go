@@ -2,15 +2,16 @@ package gateway
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -216,26 +217,12 @@ func (g *Gateway) Close() error {
 	return g.ledger.Close()
 }
 
-// newID returns a job id: time-ordered, random-suffixed, short enough to type.
+// newID returns a job id: time-ordered (base-36 milliseconds), random-suffixed,
+// short enough to type.
 func newID(now time.Time) string {
 	var b [5]byte
-	if _, err := randRead(b[:]); err != nil {
-		panic(err) // crypto/rand never fails on Linux
-	}
-	return fmt.Sprintf("j%s%s", strings.ToLower(strconvBase36(now.UnixMilli())), hex.EncodeToString(b[:]))
-}
-
-func strconvBase36(v int64) string {
-	const digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-	if v == 0 {
-		return "0"
-	}
-	var out []byte
-	for v > 0 {
-		out = append([]byte{digits[v%36]}, out...)
-		v /= 36
-	}
-	return string(out)
+	rand.Read(b[:]) // never fails (crypto/rand)
+	return "j" + strconv.FormatInt(now.UnixMilli(), 36) + hex.EncodeToString(b[:])
 }
 
 // errShuttingDown is the answer to submissions while draining.
@@ -244,5 +231,3 @@ var errShuttingDown = api.Errorf(api.CodeUnavailable, "the gateway is shutting d
 func isUnique(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
-
-var errStop = errors.New("stop")

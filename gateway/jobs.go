@@ -3,7 +3,6 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
@@ -19,8 +18,6 @@ import (
 	"github.com/sta-federation/sta-gateway/slurm"
 	"github.com/sta-federation/sta-gateway/slurm/sbatch"
 )
-
-var randRead = rand.Read
 
 // principal is who a request acts for.
 type principal struct {
