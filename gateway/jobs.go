@@ -286,14 +286,14 @@ func (g *Gateway) driveOnce(ctx context.Context, id string) (done bool, err erro
 		case err == nil:
 			g.log.Info("submission found by its tag", "job", id, "site_job_id", ref.JobID)
 			return true, g.submitted(ctx, j, ref)
+		case ref != nil:
+			// Several jobs carry the tag (FindByTag returns the first with the
+			// error): keep it, and say so loudly.
+			g.log.Error("exactly-once broken", "job", id, "err", err.Error())
+			return true, g.submitted(ctx, j, ref)
 		case !errors.Is(err, slurm.ErrNotFound):
 			s.setReachable(err)
 			return false, err
-		}
-		if ref != nil {
-			// Several jobs carry the tag: keep the first, report loudly.
-			g.log.Error("exactly-once broken", "job", id, "err", err.Error())
-			return true, g.submitted(ctx, j, ref)
 		}
 	}
 	if j.CancelRequested {
