@@ -394,10 +394,7 @@ func (g *Gateway) handleBalance(w http.ResponseWriter, r *http.Request, p princi
 		if !p.Admin && !g.isMember(p.User, b.Project) {
 			continue
 		}
-		out = append(out, api.Balance{Project: b.Project, Site: b.Site, AllocationID: strconv.FormatInt(b.AllocationID, 10),
-			Start: b.StartsAt, End: b.EndsAt, GrantedSeconds: b.GrantedCoreSeconds, HeldSeconds: b.HeldCoreSeconds,
-			ChargedSeconds: b.ChargedCoreSeconds, RemainingSeconds: b.RemainingCoreSeconds,
-			GrantedHours: api.CoreHours(b.GrantedCoreSeconds), RemainingHours: api.CoreHours(b.RemainingCoreSeconds)})
+		out = append(out, toAPIBalance(b))
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
@@ -458,9 +455,13 @@ func (g *Gateway) handleGrant(w http.ResponseWriter, r *http.Request, p principa
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, api.Balance{Project: b.Project, Site: b.Site,
-		AllocationID: strconv.FormatInt(b.AllocationID, 10), Start: b.StartsAt, End: b.EndsAt,
-		GrantedSeconds: b.GrantedCoreSeconds, HeldSeconds: b.HeldCoreSeconds, ChargedSeconds: b.ChargedCoreSeconds,
-		RemainingSeconds: b.RemainingCoreSeconds, GrantedHours: api.CoreHours(b.GrantedCoreSeconds),
-		RemainingHours: api.CoreHours(b.RemainingCoreSeconds)})
+	return writeJSON(w, http.StatusCreated, toAPIBalance(b))
+}
+
+// toAPIBalance renders a ledger balance for the wire.
+func toAPIBalance(b accounting.Balance) api.Balance {
+	return api.Balance{Project: b.Project, Site: b.Site, AllocationID: strconv.FormatInt(b.AllocationID, 10),
+		Start: b.StartsAt, End: b.EndsAt, GrantedSeconds: b.GrantedCoreSeconds, HeldSeconds: b.HeldCoreSeconds,
+		ChargedSeconds: b.ChargedCoreSeconds, RemainingSeconds: b.RemainingCoreSeconds,
+		GrantedHours: api.CoreHours(b.GrantedCoreSeconds), RemainingHours: api.CoreHours(b.RemainingCoreSeconds)}
 }
