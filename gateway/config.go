@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +29,7 @@ type Config struct {
 	PendingRecheck Duration `toml:"pending_recheck"`
 
 	Auth     AuthConfig      `toml:"auth"`
+	Routing  RoutingConfig   `toml:"routing"`
 	Sites    []SiteConfig    `toml:"site"`
 	Projects []ProjectConfig `toml:"project"`
 	Users    []UserConfig    `toml:"user"`
@@ -39,6 +42,27 @@ type AuthConfig struct {
 	TokenFile string `toml:"token_file"`
 	// Admins may use /v1/admin and act for any user.
 	Admins []string `toml:"admins"`
+}
+
+// RoutingConfig weighs the parts of a site's score (lower is better) among the
+// sites that passed every filter. Each part is a quantity in its own unit times
+// its weight, in points:
+//
+//	wait:   expected minutes until the job could start (from the cached site view)
+//	carbon: the site's grams of CO2 per kWh
+//	cost:   the site's cost per core-hour
+//
+// The defaults make one minute of waiting worth 10 g CO2/kWh and 0.01 per
+// core-hour. Ties go to the site whose name sorts first.
+type RoutingConfig struct {
+	WaitWeight   float64 `toml:"wait_weight"`
+	CarbonWeight float64 `toml:"carbon_weight"`
+	CostWeight   float64 `toml:"cost_weight"`
+	// SwitchWait is the longest a topology-aware job waits in the queue for its
+	// leaf-switch count (sbatch --switches=N@SwitchWait) before Slurm lets it
+	// span more leaves. Slurm caps it at its max_switch_wait
+	// (SchedulerParameters, 300 s by default): the default is that cap.
+	SwitchWait Duration `toml:"switch_wait"`
 }
 
 // SiteConfig is one Slurm site of the federation.
@@ -156,6 +180,8 @@ func DefaultConfig() Config {
 		LogLevel:        "info",
 		ShutdownTimeout: Duration{30 * time.Second},
 		PendingRecheck:  Duration{24 * time.Hour},
+		Routing: RoutingConfig{WaitWeight: 1, CarbonWeight: 0.1, CostWeight: 100,
+			SwitchWait: Duration{5 * time.Minute}},
 	}
 }
 
@@ -316,6 +342,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Auth.Token != "" && len(c.Auth.Token) < 16 {
 		return bad("auth.token", "", "shorter than 16 characters")
+	}
+	for _, w := range []struct {
+		key string
+		v   float64
+	}{{"routing.wait_weight", c.Routing.WaitWeight}, {"routing.carbon_weight", c.Routing.CarbonWeight},
+		{"routing.cost_weight", c.Routing.CostWeight}} {
+		if w.v < 0 || math.IsNaN(w.v) || math.IsInf(w.v, 0) {
+			return bad(w.key, strconv.FormatFloat(w.v, 'g', -1, 64), "want a finite number >= 0")
+		}
 	}
 	sites := map[string]*SiteConfig{}
 	for i := range c.Sites {

@@ -54,6 +54,8 @@ type Gateway struct {
 	driving  sync.Map // job id -> struct{}: a driver runs for it
 	events   *broadcaster
 
+	metrics *metrics
+
 	projMu   sync.RWMutex
 	projects map[string]*ProjectConfig // created at run time (the config's are in cfg)
 }
@@ -87,8 +89,9 @@ func Open(ctx context.Context, cfg *Config, log *slog.Logger) (*Gateway, error) 
 		ledger.Close()
 		return nil, err
 	}
+	g.metrics = newMetrics(g)
 	for i := range cfg.Sites {
-		s, err := newSite(&cfg.Sites[i], log)
+		s, err := newSite(&cfg.Sites[i], log, g.metrics.observer(cfg.Sites[i].Name))
 		if err != nil {
 			ledger.Close()
 			return nil, err

@@ -1,11 +1,14 @@
 package gateway
 
 import (
+	"context"
 	"crypto/subtle"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"strconv"
@@ -19,76 +22,184 @@ import (
 // Version is the daemon's version, set at build time.
 var Version = "dev"
 
+// route is one endpoint of the API: the table drives both the mux and the
+// OpenAPI document (GET /v1/openapi.json), so the two cannot drift apart.
+type route struct {
+	method, path string
+	summary      string
+	public       bool    // no token needed
+	query        []param // query parameters
+	body         any     // request body type (a zero value), nil for none
+	reply        any     // response body type; nil with contentType for non-JSON
+	status       int     // success status
+	contentType  string  // of the response: application/json unless set
+	handle       func(w http.ResponseWriter, r *http.Request, p principal) error
+}
+
+// param is a query parameter.
+type param struct{ name, typ, doc string }
+
+// routes is the API. Handlers of public routes get a zero principal.
+func (g *Gateway) routes() []route {
+	return []route{
+		{method: "POST", path: "/v1/jobs", summary: "Submit a job (Idempotency-Key header optional). 201 with the job; 200 when the key replays an earlier request or with dry_run (the routing decision, nothing stored); a job no site may and can run is recorded REJECTED with every site's reason.",
+			body: api.SubmitRequest{}, reply: api.Job{}, status: http.StatusCreated, handle: g.handleSubmit},
+		{method: "GET", path: "/v1/jobs", summary: "List jobs, newest first.",
+			query: []param{{"project", "string", "only this project's"}, {"state", "string", "comma-separated states"},
+				{"site", "string", "only this site's"}, {"user", "string", "only this user's"}, {"limit", "integer", "at most this many (default 500)"}},
+			reply: []api.Job{}, status: http.StatusOK, handle: g.handleList},
+		{method: "GET", path: "/v1/jobs/{id}", summary: "One job.", reply: api.Job{}, status: http.StatusOK, handle: g.handleGet},
+		{method: "GET", path: "/v1/jobs/{id}/explain", summary: "The job's routing decision: every site with why it was excluded or its score parts.",
+			reply: api.Decision{}, status: http.StatusOK, handle: g.handleExplain},
+		{method: "POST", path: "/v1/jobs/{id}/cancel", summary: "Cancel a job.", reply: api.Job{}, status: http.StatusOK, handle: g.handleCancel},
+		{method: "GET", path: "/v1/jobs/{id}/output", summary: "A chunk of the job's stdout or stderr; with wait, held until new data or the job's end.",
+			query: []param{{"stream", "string", "stdout (default) or stderr"}, {"offset", "integer", "byte offset in the file"},
+				{"wait", "integer", "seconds to wait for new data"}},
+			reply: api.Output{}, status: http.StatusOK, handle: g.handleOutput},
+		{method: "GET", path: "/v1/jobs/{id}/events", summary: "The job's state changes as Server-Sent Events (event: state, data: an Event), until it ends.",
+			status: http.StatusOK, contentType: "text/event-stream", handle: g.handleEvents},
+		{method: "GET", path: "/v1/sites", summary: "Every site as the gateway sees it: reachability, partitions, free nodes, pending jobs.",
+			reply: []api.Site{}, status: http.StatusOK, handle: func(w http.ResponseWriter, r *http.Request, p principal) error {
+				return writeJSON(w, http.StatusOK, g.siteList(r.Context()))
+			}},
+		{method: "GET", path: "/v1/sites/{name}", summary: "One site.", reply: api.Site{}, status: http.StatusOK,
+			handle: func(w http.ResponseWriter, r *http.Request, p principal) error {
+				for _, s := range g.siteList(r.Context()) {
+					if s.Name == r.PathValue("name") {
+						return writeJSON(w, http.StatusOK, s)
+					}
+				}
+				return api.Errorf(api.CodeNotFound, "no site %q", r.PathValue("name"))
+			}},
+		{method: "GET", path: "/v1/usage", summary: "Charged usage, grouped.",
+			query: []param{{"project", "string", ""}, {"site", "string", ""}, {"user", "string", ""},
+				{"by", "string", "user, site, partition or month"}, {"since", "string", "first month, YYYY-MM"}, {"until", "string", "last month, YYYY-MM"}},
+			reply: []api.UsageRow{}, status: http.StatusOK, handle: g.handleUsage},
+		{method: "GET", path: "/v1/balance", summary: "Allocations' balances.", query: []param{{"project", "string", ""}},
+			reply: []api.Balance{}, status: http.StatusOK, handle: g.handleBalance},
+		{method: "GET", path: "/v1/whoami", summary: "Who the request acts for.", reply: api.Principal{}, status: http.StatusOK,
+			handle: func(w http.ResponseWriter, r *http.Request, p principal) error {
+				roles := []string{"user"}
+				if p.Admin {
+					roles = append(roles, "admin")
+				}
+				return writeJSON(w, http.StatusOK, api.Principal{User: p.User, Roles: roles})
+			}},
+		{method: "GET", path: "/v1/admin/projects", summary: "Projects (admins).", reply: []api.Project{}, status: http.StatusOK, handle: g.handleProjects},
+		{method: "POST", path: "/v1/admin/projects", summary: "Create a project (admins); kept across restarts.",
+			body: api.Project{}, reply: api.Project{}, status: http.StatusCreated,
+			handle: func(w http.ResponseWriter, r *http.Request, p principal) error {
+				var ap api.Project
+				if err := decode(w, r, &ap); err != nil {
+					return err
+				}
+				out, err := g.CreateProject(r.Context(), p, ap)
+				if err != nil {
+					return err
+				}
+				return writeJSON(w, http.StatusCreated, out)
+			}},
+		{method: "POST", path: "/v1/admin/allocations", summary: "Grant core-hours to a project at a site (admins).",
+			body: api.Grant{}, reply: api.Balance{}, status: http.StatusCreated, handle: g.handleGrant},
+		{method: "GET", path: "/v1/health", summary: "Status of the daemon and of each site (ok or degraded).", public: true,
+			reply: api.Health{}, status: http.StatusOK, handle: func(w http.ResponseWriter, r *http.Request, _ principal) error {
+				return writeJSON(w, http.StatusOK, g.health(r.Context()))
+			}},
+		{method: "GET", path: "/v1/openapi.json", summary: "This document.", public: true, status: http.StatusOK,
+			contentType: "application/json", handle: func(w http.ResponseWriter, r *http.Request, _ principal) error {
+				return writeJSON(w, http.StatusOK, g.openAPI())
+			}},
+		{method: "GET", path: "/healthz", summary: "Liveness: 200 while the process and its database answer.", public: true,
+			status: http.StatusOK, contentType: "text/plain", handle: g.handleHealthz},
+		{method: "GET", path: "/readyz", summary: "Readiness: 200 when the daemon takes jobs (not draining, database answers, a site reachable), else 503 with why.",
+			public: true, status: http.StatusOK, contentType: "text/plain", handle: g.handleReadyz},
+		{method: "GET", path: "/metrics", summary: "Prometheus metrics, named sta_gateway_*.", public: true,
+			status: http.StatusOK, contentType: "text/plain", handle: func(w http.ResponseWriter, r *http.Request, _ principal) error {
+				g.metrics.handler().ServeHTTP(w, r)
+				return nil
+			}},
+	}
+}
+
 // Handler returns the HTTP API.
 func (g *Gateway) Handler() http.Handler {
 	mux := http.NewServeMux()
-	h := func(pattern string, fn func(w http.ResponseWriter, r *http.Request, p principal) error) {
-		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-			p, err := g.authenticate(r)
+	for _, rt := range g.routes() {
+		mux.HandleFunc(rt.method+" "+rt.path, func(w http.ResponseWriter, r *http.Request) {
+			var p principal
+			var err error
+			if !rt.public {
+				p, err = g.authenticate(r)
+			}
 			if err == nil {
-				err = fn(w, r, p)
+				err = rt.handle(w, r, p)
 			}
 			if err != nil {
 				g.writeError(w, r, err)
 			}
 		})
 	}
-	h("POST /v1/jobs", g.handleSubmit)
-	h("GET /v1/jobs", g.handleList)
-	h("GET /v1/jobs/{id}", g.handleGet)
-	h("GET /v1/jobs/{id}/explain", g.handleExplain)
-	h("POST /v1/jobs/{id}/cancel", g.handleCancel)
-	h("GET /v1/jobs/{id}/output", g.handleOutput)
-	h("GET /v1/jobs/{id}/events", g.handleEvents)
-	h("GET /v1/sites", func(w http.ResponseWriter, r *http.Request, p principal) error {
-		return writeJSON(w, http.StatusOK, g.siteList(r.Context()))
-	})
-	h("GET /v1/sites/{name}", func(w http.ResponseWriter, r *http.Request, p principal) error {
-		for _, s := range g.siteList(r.Context()) {
-			if s.Name == r.PathValue("name") {
-				return writeJSON(w, http.StatusOK, s)
-			}
-		}
-		return api.Errorf(api.CodeNotFound, "no site %q", r.PathValue("name"))
-	})
-	h("GET /v1/usage", g.handleUsage)
-	h("GET /v1/balance", g.handleBalance)
-	h("GET /v1/whoami", func(w http.ResponseWriter, r *http.Request, p principal) error {
-		roles := []string{"user"}
-		if p.Admin {
-			roles = append(roles, "admin")
-		}
-		return writeJSON(w, http.StatusOK, api.Principal{User: p.User, Roles: roles})
-	})
-	h("GET /v1/admin/projects", g.handleProjects)
-	h("POST /v1/admin/projects", func(w http.ResponseWriter, r *http.Request, p principal) error {
-		var ap api.Project
-		if err := decode(w, r, &ap); err != nil {
-			return err
-		}
-		out, err := g.CreateProject(r.Context(), p, ap)
-		if err != nil {
-			return err
-		}
-		return writeJSON(w, http.StatusCreated, out)
-	})
-	h("POST /v1/admin/allocations", g.handleGrant)
-	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, r *http.Request) {
-		hl := api.Health{Status: "ok", Version: Version, Sites: map[string]string{}}
-		for _, s := range g.siteList(r.Context()) {
-			if s.Reachable {
-				hl.Sites[s.Name] = "ok"
-			} else {
-				hl.Status = "degraded"
-				hl.Sites[s.Name] = s.LastError
-			}
-		}
-		writeJSON(w, http.StatusOK, hl)
-	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		g.writeError(w, r, api.Errorf(api.CodeNotFound, "no route %s %s (see GET /v1/health)", r.Method, r.URL.Path))
+		g.writeError(w, r, api.Errorf(api.CodeNotFound, "no route %s %s (see GET /v1/openapi.json)", r.Method, r.URL.Path))
 	})
 	return mux
+}
+
+// health is GET /v1/health.
+func (g *Gateway) health(ctx context.Context) api.Health {
+	hl := api.Health{Status: "ok", Version: Version, Sites: map[string]string{}}
+	for _, s := range g.siteList(ctx) {
+		if s.Reachable {
+			hl.Sites[s.Name] = "ok"
+		} else {
+			hl.Status = "degraded"
+			hl.Sites[s.Name] = s.LastError
+		}
+	}
+	return hl
+}
+
+func (g *Gateway) handleHealthz(w http.ResponseWriter, r *http.Request, _ principal) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if err := g.db.PingContext(ctx); err != nil {
+		return writeText(w, http.StatusServiceUnavailable, "database: "+err.Error())
+	}
+	return writeText(w, http.StatusOK, "ok")
+}
+
+func (g *Gateway) handleReadyz(w http.ResponseWriter, r *http.Request, _ principal) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if g.draining.Load() {
+		return writeText(w, http.StatusServiceUnavailable, "draining: shutting down")
+	}
+	var one int
+	if err := g.db.QueryRowContext(ctx, `SELECT 1 FROM gateway_jobs LIMIT 1`).Scan(&one); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return writeText(w, http.StatusServiceUnavailable, "database: "+err.Error())
+	}
+	var down []string
+	for _, s := range sortedSites(g.sites) {
+		reachable, lastErr, _, _ := s.status()
+		if reachable {
+			return writeText(w, http.StatusOK, "ready")
+		}
+		if lastErr == "" {
+			lastErr = "not polled yet"
+		}
+		down = append(down, s.cfg.Name+": "+lastErr)
+	}
+	if len(down) == 0 {
+		return writeText(w, http.StatusServiceUnavailable, "no sites configured")
+	}
+	return writeText(w, http.StatusServiceUnavailable, "no site reachable: "+strings.Join(down, "; "))
+}
+
+func writeText(w http.ResponseWriter, status int, msg string) error {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	_, err := io.WriteString(w, msg+"\n")
+	return err
 }
 
 // authenticate checks the bearer token and names the principal (X-STA-User).
@@ -406,7 +517,10 @@ func (g *Gateway) handleProjects(w http.ResponseWriter, r *http.Request, p princ
 	out := []api.Project{}
 	for _, pc := range g.allProjects() {
 		out = append(out, api.Project{Name: pc.Name, Members: append([]string{}, pc.Members...),
-			Jurisdictions: append([]string{}, pc.Jurisdictions...), Accounts: pc.Accounts})
+			Jurisdictions: append([]string{}, pc.Jurisdictions...), Accounts: maps.Clone(pc.Accounts)})
+		if out[len(out)-1].Accounts == nil {
+			out[len(out)-1].Accounts = map[string]string{}
+		}
 	}
 	return writeJSON(w, http.StatusOK, out)
 }

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/sta-federation/sta-gateway/accounting"
@@ -39,7 +38,10 @@ type plan struct {
 	timeLimit time.Duration
 	tasks     int64 // array tasks (1 for a plain job)
 	comment   string
+	exclusive bool
 	decision  *api.Decision
+	script    string         // as submitted: the user's, with the preamble when placed
+	placement *api.Placement // placement = topology
 }
 
 // SubmitResult is the outcome of a submission request.
@@ -70,27 +72,47 @@ func (g *Gateway) Submit(ctx context.Context, p principal, key string, req api.S
 			return g.awaitSubmitted(ctx, j.ID, true)
 		}
 	}
-	pl, err := g.plan(ctx, p, req)
+	pl, dec, err := g.plan(ctx, p, req)
 	if err != nil {
 		return nil, err
 	}
+	if pl == nil && req.DryRun {
+		return nil, &api.Error{Code: api.CodeNoSite, Message: noSiteMessage(dec)}
+	}
+	userSum := sha256.Sum256([]byte(req.Script))
 	if req.DryRun {
+		sub := sha256.Sum256([]byte(pl.script))
 		return &SubmitResult{Job: api.Job{State: api.StateAccepted, Project: req.Project, User: p.User,
 			Site: pl.site.cfg.Name, Cluster: pl.site.cfg.Cluster, Partition: pl.partition, Account: pl.account,
 			Name: pl.opts.JobName, Nodes: []string{}, Decision: pl.decision,
-			HoldSeconds: 0}}, nil
-	}
-	args, err := pl.opts.SubmitArgs()
-	if err != nil {
-		return nil, api.FieldErrorf(api.CodeInvalid, "script", "%v", err)
+			ScriptSHA256: hex.EncodeToString(userSum[:]), SubmittedSHA256: hex.EncodeToString(sub[:])}}, nil
 	}
 	now := g.now().UTC()
 	id := newID(now)
-	j := &job{ID: id, Tag: "sta-" + id, State: api.StateSubmitting, Project: req.Project, User: p.User,
-		Login: pl.login, Site: pl.site.cfg.Name, Cluster: pl.site.cfg.Cluster, Account: pl.account,
-		Partition: pl.partition, QOS: pl.qos, Name: pl.opts.JobName, Script: []byte(req.Script), Args: args,
-		NodesReq: pl.nodes, CPUsPerNode: pl.cpn, TimeLimit: pl.timeLimit, ArraySpec: pl.opts.Array,
-		Decision: pl.decision, CreatedAt: now}
+	var j *job
+	if pl == nil {
+		// No site may and can run it: the job is recorded REJECTED with every
+		// site's reason (explain shows them), and holds nothing.
+		name := ""
+		if _, o, err := parseScript(req); err == nil {
+			name = o.JobName
+		}
+		j = &job{ID: id, Tag: "sta-" + id, State: api.StateRejected, Reason: noSiteMessage(dec), Project: req.Project,
+			User: p.User, Name: name, Script: []byte(req.Script), Decision: dec, CreatedAt: now, Settled: true,
+			EndedAt: &now, ScriptSHA256: hex.EncodeToString(userSum[:])}
+	} else {
+		args, err := pl.opts.SubmitArgs()
+		if err != nil {
+			return nil, api.FieldErrorf(api.CodeInvalid, "script", "%v", err)
+		}
+		sub := sha256.Sum256([]byte(pl.script))
+		j = &job{ID: id, Tag: "sta-" + id, State: api.StateSubmitting, Project: req.Project, User: p.User,
+			Login: pl.login, Site: pl.site.cfg.Name, Cluster: pl.site.cfg.Cluster, Account: pl.account,
+			Partition: pl.partition, QOS: pl.qos, Name: pl.opts.JobName, Script: []byte(pl.script), Args: args,
+			NodesReq: pl.nodes, CPUsPerNode: pl.cpn, TimeLimit: pl.timeLimit, ArraySpec: pl.opts.Array,
+			Decision: pl.decision, CreatedAt: now,
+			ScriptSHA256: hex.EncodeToString(userSum[:]), SubmittedSHA256: hex.EncodeToString(sub[:])}
+	}
 	tx, err := g.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -116,8 +138,8 @@ func (g *Gateway) Submit(ctx context.Context, p principal, key string, req api.S
 	if err := insertJob(ctx, tx, j); err != nil {
 		return nil, err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO gateway_job_events (job_id, state, reason, at) VALUES (?, ?, '', ?)`,
-		id, string(api.StateSubmitting), ms(now)); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO gateway_job_events (job_id, state, reason, at) VALUES (?, ?, ?, ?)`,
+		id, string(j.State), j.Reason, ms(now)); err != nil {
 		return nil, err
 	}
 	if key != "" {
@@ -125,6 +147,15 @@ func (g *Gateway) Submit(ctx context.Context, p principal, key string, req api.S
 			VALUES (?, ?, ?, ?, ?)`, p.User, key, hash, id, ms(now)); err != nil {
 			return nil, err
 		}
+	}
+	if pl == nil {
+		if err := tx.Commit(); err != nil {
+			return nil, fmt.Errorf("record rejected job: %w", err)
+		}
+		g.log.Info("job rejected", "job", id, "project", req.Project, "user", p.User, "reason", j.Reason)
+		g.metrics.submitted("", "rejected")
+		g.events.publish(id)
+		return &SubmitResult{Job: j.toAPI()}, nil
 	}
 	// One hold per ledger job: the job itself, or each task of an array (each task
 	// is charged its own usage when it ends).
@@ -165,6 +196,8 @@ func (g *Gateway) Submit(ctx context.Context, p principal, key string, req api.S
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("accept job: %w", err)
 	}
+	g.metrics.submitted(j.Site, "accepted")
+	g.metrics.held(j.Site, len(ledgerIDs(j)), hold.CoreSeconds)
 	g.log.Info("job accepted", "job", id, "project", req.Project, "user", p.User, "site", j.Site,
 		"partition", j.Partition, "hold_core_seconds", hold.CoreSeconds)
 	g.events.publish(id)
@@ -379,6 +412,7 @@ func (g *Gateway) submitted(ctx context.Context, j *job, ref *slurm.JobRef) erro
 	if err := tx.Commit(); err != nil {
 		return err
 	}
+	g.metrics.submitted(j.Site, "submitted")
 	g.log.Info("job submitted", "job", j.ID, "site", j.Site, "site_job_id", ref.JobID)
 	g.events.publish(j.ID)
 	if j.CancelRequested {
@@ -393,6 +427,7 @@ func (g *Gateway) submitted(ctx context.Context, j *job, ref *slurm.JobRef) erro
 // released in full.
 func (g *Gateway) reject(ctx context.Context, j *job, why string) error {
 	g.log.Info("job rejected", "job", j.ID, "site", j.Site, "reason", why)
+	g.metrics.submitted(j.Site, "rejected")
 	return g.finishUnsubmitted(ctx, j, api.StateRejected, why)
 }
 
@@ -566,19 +601,19 @@ func (g *Gateway) Output(ctx context.Context, p principal, id, stream string, of
 
 // parseScript reads the request's script and options as sbatch would, the
 // request's fields overriding the script's directives.
-func parseScript(req api.SubmitRequest) (sbatch.Options, error) {
+func parseScript(req api.SubmitRequest) (*sbatch.Script, sbatch.Options, error) {
 	if req.Script == "" {
-		return sbatch.Options{}, api.FieldErrorf(api.CodeInvalid, "script", "empty")
+		return nil, sbatch.Options{}, api.FieldErrorf(api.CodeInvalid, "script", "empty")
 	}
 	if len(req.Script) > api.MaxScriptBytes {
-		return sbatch.Options{}, api.FieldErrorf(api.CodeTooLarge, "script", "over %d bytes", api.MaxScriptBytes)
+		return nil, sbatch.Options{}, api.FieldErrorf(api.CodeTooLarge, "script", "over %d bytes", api.MaxScriptBytes)
 	}
 	scr, err := sbatch.Parse(bytes.NewReader([]byte(req.Script)))
 	if err != nil {
-		return sbatch.Options{}, scriptError(err)
+		return nil, sbatch.Options{}, scriptError(err)
 	}
 	if err := sbatch.DefaultPolicy().Check(scr); err != nil {
-		return sbatch.Options{}, scriptError(err)
+		return nil, sbatch.Options{}, scriptError(err)
 	}
 	var over sbatch.Options
 	set := func(field, name, value string) error {
@@ -602,21 +637,25 @@ func parseScript(req api.SubmitRequest) (sbatch.Options, error) {
 	} {
 		if f.ok {
 			if err := set(f.field, f.name, f.value); err != nil {
-				return sbatch.Options{}, err
+				return nil, sbatch.Options{}, err
 			}
 		}
 	}
 	opts := sbatch.Merge(scr.Options, over)
 	if err := sbatch.DefaultPolicy().CheckOptions(opts); err != nil {
-		return sbatch.Options{}, scriptError(err)
+		return nil, sbatch.Options{}, scriptError(err)
 	}
-	return opts, nil
+	return scr, opts, nil
 }
 
 func scriptError(err error) error {
 	var se *sbatch.Error
 	if errors.As(err, &se) && se.Line > 0 {
-		return api.FieldErrorf(api.CodeInvalid, "script", "line %d: %s", se.Line, strings.TrimPrefix(se.Error(), fmt.Sprintf("line %d: ", se.Line)))
+		msg := se.Msg
+		if se.Option != "" {
+			msg = se.Option + ": " + msg
+		}
+		return api.FieldErrorf(api.CodeInvalid, "script", "line %d: %s", se.Line, msg)
 	}
 	return api.FieldErrorf(api.CodeInvalid, "script", "%v", err)
 }

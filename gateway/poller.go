@@ -47,6 +47,7 @@ func (g *Gateway) poll(ctx context.Context, s *site) {
 			return
 		}
 		s.countPoll(err)
+		g.metrics.polled(s.cfg.Name, err)
 		if changed := s.setReachable(err); changed || err != nil {
 			g.markUnreachable(ctx, s.cfg.Name, err != nil)
 		}
@@ -93,6 +94,18 @@ func (g *Gateway) pollOnce(ctx context.Context, s *site, discover bool) error {
 		if err := s.discover(ctx, login); err != nil {
 			return fmt.Errorf("discovery: %w", err)
 		}
+	} else {
+		// The node table feeds the site view (free nodes for routing and
+		// placement): one node query, no job query.
+		c, err := s.client(login)
+		if err != nil {
+			return err
+		}
+		nodes, err := s.slurm.Nodes(ctx, c)
+		if err != nil {
+			return fmt.Errorf("nodes: %w", err)
+		}
+		s.setNodes(nodes, time.Now())
 	}
 	jobs, err := g.siteJobs(ctx, s.cfg.Name)
 	if err != nil {
@@ -131,6 +144,7 @@ func (g *Gateway) pollOnce(ctx context.Context, s *site, discover bool) error {
 		s.mu.Lock()
 		s.queueDepth = depth
 		s.mu.Unlock()
+		s.setQueue(rows)
 		remember(rows)
 	} else {
 		for l, js := range byLogin {
@@ -384,6 +398,7 @@ func (g *Gateway) settle(ctx context.Context, j *job, rows []slurm.AcctJob) erro
 	if err := tx.Commit(); err != nil {
 		return err
 	}
+	g.metrics.chargedJob(j.Site, st.Charge.CoreSeconds)
 	g.log.Info("job settled", "job", j.ID, "site", j.Site, "site_job_id", j.SiteJobID, "state", string(state),
 		"cpu_seconds", cpu, "charged_core_seconds", st.Charge.CoreSeconds, "released_core_seconds", st.Release.CoreSeconds)
 	g.events.publish(j.ID)
@@ -584,6 +599,7 @@ func (g *Gateway) settleArray(ctx context.Context, j *job, rows []slurm.AcctJob)
 		if err := tx.Commit(); err != nil {
 			return err
 		}
+		g.metrics.chargedJob(j.Site, st.Charge.CoreSeconds)
 		t.Settled, t.State, t.CoreSeconds = true, api.JobState(last.State), st.Charge.CoreSeconds
 		ec, es := last.ExitCode, last.ExitSignal
 		t.ExitCode, t.ExitSignal = &ec, &es

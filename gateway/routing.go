@@ -6,95 +6,128 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sta-federation/sta-gateway/accounting"
 	"github.com/sta-federation/sta-gateway/gateway/api"
+	"github.com/sta-federation/sta-gateway/mpi"
 	"github.com/sta-federation/sta-gateway/slurm/sbatch"
 )
 
 // plan checks a request and routes it: filter the sites that may and can run it
 // (jurisdiction, the user's login, the project's account, a class or partition the
-// site offers, the partition's limits, an allocation that covers the hold, a site
-// that answers), then score the rest (queue depth, carbon, cost) and take the best.
-// Every site considered is recorded with its reasons.
-func (g *Gateway) plan(ctx context.Context, p principal, req api.SubmitRequest) (*plan, error) {
+// site offers, the partition's limits, accounts and QOS, GPUs, topology when asked
+// for, an allocation that covers the hold, a site that answers), then score the
+// rest (expected wait from the cached site view, carbon, cost; weights from
+// [routing]) and take the lowest score, ties to the name that sorts first. A
+// site named by the request skips scoring, never the filters. Every site
+// considered is recorded with its reasons. When no site passes, the plan is nil
+// and the decision says why for each site.
+func (g *Gateway) plan(ctx context.Context, p principal, req api.SubmitRequest) (*plan, *api.Decision, error) {
 	pc := g.project(req.Project)
 	if req.Project == "" {
-		return nil, api.FieldErrorf(api.CodeInvalid, "project", "required")
+		return nil, nil, api.FieldErrorf(api.CodeInvalid, "project", "required")
 	}
 	if pc == nil {
-		return nil, api.FieldErrorf(api.CodeNotFound, "project", "no project %q", req.Project)
+		return nil, nil, api.FieldErrorf(api.CodeNotFound, "project", "no project %q", req.Project)
 	}
 	if !g.isMember(p.User, req.Project) {
-		return nil, api.Errorf(api.CodeForbidden, "%s is not a member of project %s", p.User, req.Project)
+		return nil, nil, api.Errorf(api.CodeForbidden, "%s is not a member of project %s", p.User, req.Project)
 	}
 	uc := g.cfg.User(p.User)
 	if uc == nil {
-		return nil, api.Errorf(api.CodeForbidden, "user %s has no site logins configured", p.User)
+		return nil, nil, api.Errorf(api.CodeForbidden, "user %s has no site logins configured", p.User)
 	}
-	opts, err := parseScript(req)
+	scr, opts, err := parseScript(req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, j := range req.Jurisdictions {
 		if !jurisdictionRE.MatchString(j) {
-			return nil, api.FieldErrorf(api.CodeInvalid, "jurisdictions", "%q is not a two-letter code", j)
+			return nil, nil, api.FieldErrorf(api.CodeInvalid, "jurisdictions", "%q is not a two-letter code", j)
 		}
 	}
 	switch req.Placement {
-	case "", "none", "topology":
+	case "", "none":
+		if req.PinNodes {
+			return nil, nil, api.FieldErrorf(api.CodeInvalid, "pin_nodes", "only with placement topology")
+		}
+	case "topology":
+		if err := preambleShellOK(scr.Shebang); err != nil {
+			return nil, nil, api.FieldErrorf(api.CodeInvalid, "placement", "%v", err)
+		}
+		if opts.Array != "" {
+			return nil, nil, api.FieldErrorf(api.CodeInvalid, "placement", "placement topology is for one multi-node job, not an array")
+		}
+		if opts.IsSet("nodelist") || opts.IsSet("switches") {
+			return nil, nil, api.FieldErrorf(api.CodeInvalid, "placement",
+				"placement topology chooses --switches (and --nodelist with pin_nodes): drop them from the script")
+		}
 	default:
-		return nil, api.FieldErrorf(api.CodeInvalid, "placement", "want none or topology, not %q", req.Placement)
+		return nil, nil, api.FieldErrorf(api.CodeInvalid, "placement", "want none or topology, not %q", req.Placement)
 	}
-	if req.Site != "" && req.Site != "auto" && g.sites[req.Site] == nil {
-		return nil, api.FieldErrorf(api.CodeNotFound, "site", "no site %q", req.Site)
+	named := req.Site != "" && req.Site != "auto"
+	if named && g.sites[req.Site] == nil {
+		return nil, nil, api.FieldErrorf(api.CodeNotFound, "site", "no site %q", req.Site)
 	}
 	tasks := int64(1)
 	if opts.Array != "" {
 		n, _, err := sbatch.ArrayTasks(opts.Array)
 		if err != nil {
-			return nil, api.FieldErrorf(api.CodeInvalid, "array", "%v", err)
+			return nil, nil, api.FieldErrorf(api.CodeInvalid, "array", "%v", err)
 		}
 		tasks = int64(n)
 	}
-	dec := &api.Decision{}
+	w := g.cfg.Routing
+	dec := &api.Decision{Named: named, At: g.now().UTC(), Candidates: []api.SiteCandidate{},
+		Weights: &api.Weights{Wait: w.WaitWeight, Carbon: w.CarbonWeight, Cost: w.CostWeight}}
 	var best *plan
 	bestScore := 0.0
 	for _, s := range sortedSites(g.sites) {
-		cand := api.SiteCandidate{Site: s.cfg.Name}
-		pl, score, why := g.fit(ctx, s, pc, uc, req, opts, tasks)
-		cand.Reasons = why
-		if pl != nil {
-			cand.Eligible, cand.Score = true, score
-			if best == nil || score < bestScore {
-				best, bestScore = pl, score
-			}
+		pl, cand := g.fit(ctx, s, pc, uc, req, opts, tasks)
+		if pl != nil && (best == nil || cand.Score < bestScore) {
+			best, bestScore = pl, cand.Score
 		}
 		dec.Candidates = append(dec.Candidates, cand)
 	}
 	if best == nil {
-		var parts []string
-		for _, c := range dec.Candidates {
-			parts = append(parts, c.Site+": "+strings.Join(c.Reasons, "; "))
-		}
-		if len(parts) == 0 {
-			parts = append(parts, "the federation has no sites (add [[site]] to the configuration)")
-		}
-		return nil, api.Errorf(api.CodeNoSite, "no site may and can run this job: %s", strings.Join(parts, " | "))
+		return nil, dec, nil
 	}
 	dec.Site, dec.Partition = best.site.cfg.Name, best.partition
 	best.decision = dec
-	return best, nil
+	best.script = req.Script
+	if req.Placement == "topology" {
+		if err := g.placeTopology(best, scr, req.PinNodes); err != nil {
+			return nil, nil, err
+		}
+		dec.Placement = best.placement
+	}
+	return best, dec, nil
 }
 
-// fit decides whether site s may and can run the request. It returns the plan and
-// its score (lower is better), or nil and the reasons it cannot.
-func (g *Gateway) fit(ctx context.Context, s *site, pc *ProjectConfig, uc *UserConfig, req api.SubmitRequest,
-	opts sbatch.Options, tasks int64) (*plan, float64, []string) {
-	no := func(format string, a ...any) (*plan, float64, []string) {
-		return nil, 0, []string{fmt.Sprintf(format, a...)}
+// noSiteMessage lists every site's reason for a decision with no site.
+func noSiteMessage(dec *api.Decision) string {
+	var parts []string
+	for _, c := range dec.Candidates {
+		parts = append(parts, c.Site+": "+strings.Join(c.Reasons, "; "))
 	}
-	if req.Site != "" && req.Site != "auto" && req.Site != s.cfg.Name {
+	if len(parts) == 0 {
+		parts = append(parts, "the federation has no sites (add [[site]] to the configuration)")
+	}
+	return "no site may and can run this job: " + strings.Join(parts, " | ")
+}
+
+// fit decides whether site s may and can run the request. It returns the plan
+// and the site's candidacy: its score parts, or the reason it cannot.
+func (g *Gateway) fit(ctx context.Context, s *site, pc *ProjectConfig, uc *UserConfig, req api.SubmitRequest,
+	opts sbatch.Options, tasks int64) (*plan, api.SiteCandidate) {
+	cand := api.SiteCandidate{Site: s.cfg.Name}
+	no := func(format string, a ...any) (*plan, api.SiteCandidate) {
+		cand.Reasons = []string{fmt.Sprintf(format, a...)}
+		return nil, cand
+	}
+	named := req.Site != "" && req.Site != "auto"
+	if named && req.Site != s.cfg.Name {
 		return no("not the site asked for (%s)", req.Site)
 	}
 	if !slices.Contains(pc.Jurisdictions, s.cfg.Jurisdiction) {
@@ -129,7 +162,10 @@ func (g *Gateway) fit(ctx context.Context, s *site, pc *ProjectConfig, uc *UserC
 			return no("partition %s is not class %s here", partition, req.Class)
 		}
 	}
-	reachable, lastErr, _, depth := s.status()
+	if opts.IsSet("qos") {
+		qos = opts.QOS
+	}
+	reachable, lastErr, _, _ := s.status()
 	if !reachable {
 		if lastErr == "" {
 			lastErr = "not polled yet"
@@ -142,6 +178,12 @@ func (g *Gateway) fit(ctx context.Context, s *site, pc *ProjectConfig, uc *UserC
 	}
 	if part.State != "" && part.State != "UP" {
 		return no("partition %s is %s", partition, part.State)
+	}
+	if !part.AccountAllowed(account) {
+		return no("partition %s does not admit account %s", partition, account)
+	}
+	if qos != "" && !part.QOSAllowed(qos) {
+		return no("partition %s does not admit QOS %s", partition, qos)
 	}
 	nodes := int64(opts.Nodes.Min)
 	if nodes == 0 {
@@ -169,6 +211,21 @@ func (g *Gateway) fit(ctx context.Context, s *site, pc *ProjectConfig, uc *UserC
 	}
 	if exclusive && nodeCPUs > 0 {
 		cpn = int64(nodeCPUs)
+	}
+	v := s.snapshot()
+	if wantsGPUs(opts) {
+		gpus := 0
+		for i := range v.nodes {
+			if inPartition(&v.nodes[i], partition) {
+				gpus = max(gpus, v.nodes[i].GPUs)
+			}
+		}
+		if gpus == 0 {
+			return no("partition %s has no GPUs", partition)
+		}
+	}
+	if req.Placement == "topology" && v.topo == nil {
+		return no("placement topology: %s", v.topoNote)
 	}
 	limit := opts.Time
 	switch {
@@ -207,8 +264,6 @@ func (g *Gateway) fit(ctx context.Context, s *site, pc *ProjectConfig, uc *UserC
 		return no("the hold of %.2f core-hours exceeds the %.2f left in project %s's allocation",
 			api.CoreHours(hold), api.CoreHours(avail), pc.Name)
 	}
-	// Score: expected wait (pending jobs), carbon, cost; lower is better.
-	score := float64(depth) + s.cfg.CarbonGPerKWh/100 + s.cfg.CostPerCoreHour*10
 	out := opts
 	out.Unset("comment")
 	for _, kv := range [][2]string{{"account", account}, {"partition", partition}, {"time", sbatch.FormatTime(limit)}} {
@@ -221,14 +276,105 @@ func (g *Gateway) fit(ctx context.Context, s *site, pc *ProjectConfig, uc *UserC
 			return no("qos: %v", err)
 		}
 	}
-	reasons := []string{
+	cand.Eligible = true
+	cand.Reasons = []string{
 		"jurisdiction " + s.cfg.Jurisdiction + " allowed",
 		"partition " + partition + " fits (" + strconv.FormatInt(nodes, 10) + " nodes x " + strconv.FormatInt(cpn, 10) + " CPUs, " + sbatch.FormatTime(limit) + ")",
 		fmt.Sprintf("allocation covers the hold (%.2f of %.2f core-hours)", api.CoreHours(hold), api.CoreHours(avail)),
-		fmt.Sprintf("score %.2f: %d pending, %.0f gCO2/kWh, %.3f per core-hour", score, depth, s.cfg.CarbonGPerKWh, s.cfg.CostPerCoreHour),
 	}
+	est := v.expectedStart(partition, nodes, cpn, exclusive, g.now())
+	if est.Known {
+		secs := int64(est.Wait / time.Second)
+		cand.ExpectedWaitSeconds = &secs
+	}
+	if named {
+		cand.Reasons = append(cand.Reasons, "named by the request: not scored")
+	} else {
+		w := g.cfg.Routing
+		cand.Parts = []api.ScorePart{
+			{Name: "wait", Value: est.Wait.Minutes(), Unit: "minutes", Weight: w.WaitWeight},
+			{Name: "carbon", Value: s.cfg.CarbonGPerKWh, Unit: "gCO2/kWh", Weight: w.CarbonWeight},
+			{Name: "cost", Value: s.cfg.CostPerCoreHour, Unit: "per core-hour", Weight: w.CostWeight},
+		}
+		var desc []string
+		for i := range cand.Parts {
+			pt := &cand.Parts[i]
+			pt.Points = pt.Value * pt.Weight
+			cand.Score += pt.Points
+			desc = append(desc, fmt.Sprintf("%s %.4g %s x %.4g = %.4g", pt.Name, pt.Value, pt.Unit, pt.Weight, pt.Points))
+		}
+		cand.Reasons = append(cand.Reasons, fmt.Sprintf("score %.4g: %s", cand.Score, strings.Join(desc, ", ")))
+	}
+	cand.Reasons = append(cand.Reasons, "expected start: "+est.describe())
 	return &plan{site: s, login: login, account: account, partition: partition, qos: qos, opts: out,
-		nodes: nodes, cpn: cpn, timeLimit: limit, tasks: tasks}, score, reasons
+		nodes: nodes, cpn: cpn, timeLimit: limit, tasks: tasks, exclusive: exclusive}, cand
+}
+
+// describe says what an estimate rests on.
+func (e waitEstimate) describe() string {
+	if !e.Known {
+		return "unknown, scored as " + unknownWait.String() + " (" + e.Why + ")"
+	}
+	if e.Wait <= 0 {
+		return "now (" + e.Why + ")"
+	}
+	return "in about " + e.Wait.Round(time.Minute).String() + " (" + e.Why + ")"
+}
+
+// wantsGPUs reports whether the options ask for GPUs.
+func wantsGPUs(o sbatch.Options) bool {
+	if o.GPUs != "" || o.GPUsPerNode != "" || o.GPUsPerTask != "" {
+		return true
+	}
+	return strings.HasPrefix(o.Gres, "gpu")
+}
+
+// placeTopology plans a topology-aware job at its chosen site (package mpi, from
+// the site's switch tree and the nodes free in the cached view), sets
+// --switches=<leaves>@<routing.switch_wait> (and --nodelist when pinned), and adds
+// the preamble that writes the job's hostfile and rankfile at start.
+func (g *Gateway) placeTopology(pl *plan, scr *sbatch.Script, pin bool) error {
+	v := pl.site.snapshot()
+	if v.topo == nil {
+		return api.FieldErrorf(api.CodeInvalid, "placement", "site %s: %s", pl.site.cfg.Name, v.topoNote)
+	}
+	tpn := pl.opts.NTasksPerNode
+	req := mpi.Request{Nodes: int(pl.nodes), TasksPerNode: tpn}
+	if tpn == 0 && pl.opts.NTasks > 0 {
+		req.Tasks = pl.opts.NTasks
+	}
+	note := "planned on the nodes free now"
+	mp, err := mpi.Place(v.topo, v.freeForPlacement(pl.partition, pl.cpn, pl.exclusive), req)
+	if err != nil {
+		note = "too few nodes free now (" + err.Error() + "): planned on every usable node of " + pl.partition
+		mp, err = mpi.Place(v.topo, v.partitionNodes(pl.partition), req)
+		if err != nil {
+			return api.FieldErrorf(api.CodeInvalid, "placement", "site %s partition %s: %v", pl.site.cfg.Name, pl.partition, err)
+		}
+	}
+	p := &api.Placement{Leaves: mp.LeavesSpanned, LowerBound: mp.LeavesLowerBound, Nodes: mp.Nodes, Pinned: pin, Note: note}
+	p.Switches = strconv.Itoa(mp.LeavesSpanned) + "@" + sbatch.FormatTime(g.cfg.Routing.SwitchWait.Duration)
+	if err := pl.opts.Set("switches", p.Switches); err != nil {
+		return fmt.Errorf("switches %s: %w", p.Switches, err)
+	}
+	if pin {
+		if err := pl.opts.Set("nodelist", mp.Nodelist); err != nil {
+			return fmt.Errorf("nodelist %s: %w", mp.Nodelist, err)
+		}
+	}
+	inPart := map[string]bool{}
+	for i := range v.nodes {
+		if inPartition(&v.nodes[i], pl.partition) {
+			inPart[v.nodes[i].Name] = true
+		}
+	}
+	pre, err := topologyPreamble(v.topo, func(n string) bool { return inPart[n] })
+	if err != nil {
+		return api.FieldErrorf(api.CodeInvalid, "placement", "site %s: %v", pl.site.cfg.Name, err)
+	}
+	pl.script = insertPreamble(pl.script, scr.HeaderEnd, pre)
+	pl.placement = p
+	return nil
 }
 
 // rate is the rate of a partition now, in thousandths (1000 when none is set).
@@ -242,7 +388,7 @@ func (g *Gateway) rate(ctx context.Context, site, partition string) int64 {
 
 // siteList renders the sites for the API.
 func (g *Gateway) siteList(ctx context.Context) []api.Site {
-	var out []api.Site
+	out := []api.Site{}
 	live, _ := g.liveCounts(ctx)
 	for _, s := range sortedSites(g.sites) {
 		reachable, lastErr, lastPoll, depth := s.status()
@@ -254,6 +400,34 @@ func (g *Gateway) siteList(ctx context.Context) []api.Site {
 		if !lastPoll.IsZero() {
 			t := lastPoll.UTC()
 			as.LastPoll = &t
+		}
+		v := s.snapshot()
+		as.Partitions = []api.SitePartition{}
+		for _, p := range s.partitionList() {
+			as.Partitions = append(as.Partitions, v.partitionView(p))
+		}
+		for i := range v.nodes {
+			if v.nodes[i].Usable() {
+				as.Nodes++
+				if v.nodes[i].CPUAlloc == 0 {
+					as.FreeNodes++
+				}
+			}
+		}
+		if !v.at.IsZero() {
+			t := v.at.UTC()
+			as.ViewAt = &t
+		}
+		if v.queueKnown {
+			pending := depth
+			as.PendingJobs = &pending
+		}
+		as.Topology = "tree"
+		if v.topo == nil {
+			as.Topology = v.topoNote
+			if as.Topology == "" {
+				as.Topology = "not read yet"
+			}
 		}
 		out = append(out, as)
 	}

@@ -25,6 +25,8 @@ type site struct {
 	kh    *slurm.KnownHosts
 	log   *slog.Logger
 	ca    ssh.Signer // kind "ca": the user CA the site trusts
+	// observe measures each SSH command (metrics).
+	observe func(string, time.Duration, error)
 
 	mu         sync.Mutex
 	clients    map[string]*slurm.Client
@@ -34,13 +36,14 @@ type site struct {
 	lastErr    string
 	lastPoll   time.Time
 	queueDepth int // pending jobs seen by the monitor
+	view       view
 	discovered bool
 	kick       chan struct{} // wakes the poller
 	polls      int64         // ticks that succeeded
 	pollErrors int64         // ticks that failed
 }
 
-func newSite(cfg *SiteConfig, log *slog.Logger) (*site, error) {
+func newSite(cfg *SiteConfig, log *slog.Logger, observe func(string, time.Duration, error)) (*site, error) {
 	kh, err := slurm.LoadKnownHosts(cfg.KnownHosts...)
 	if err != nil {
 		return nil, fmt.Errorf("site %s: %w", cfg.Name, err)
@@ -52,6 +55,7 @@ func newSite(cfg *SiteConfig, log *slog.Logger) (*site, error) {
 			CommandTimeout: cfg.CommandTimeout.Duration},
 		clients: map[string]*slurm.Client{},
 		kick:    make(chan struct{}, 1),
+		observe: observe,
 	}
 	if cfg.Credential.Kind == "ca" {
 		b, err := os.ReadFile(cfg.Credential.CAKey)
@@ -132,6 +136,7 @@ func (s *site) client(login string) (*slurm.Client, error) {
 		Shells:      s.cfg.Shells,
 		Forced:      s.cfg.ForcedCommand,
 		Logger:      s.log,
+		Observe:     s.observe,
 	})
 	if err != nil {
 		return nil, err
@@ -213,9 +218,12 @@ func (s *site) discover(ctx context.Context, login string) error {
 			}
 		}
 	}
+	topo, terr := s.slurm.Topology(ctx, c)
+	s.setTopology(topo, terr)
 	s.mu.Lock()
 	s.partitions, s.nodeCPUs, s.discovered = pm, cpus, true
 	s.mu.Unlock()
+	s.setNodes(nodes, time.Now())
 	return nil
 }
 
@@ -225,6 +233,18 @@ func (s *site) partition(name string) (slurm.Partition, int, bool) {
 	defer s.mu.Unlock()
 	p, ok := s.partitions[name]
 	return p, s.nodeCPUs[name], ok
+}
+
+// partitionList returns what discovery learnt of the partitions, by name.
+func (s *site) partitionList() []slurm.Partition {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]slurm.Partition, 0, len(s.partitions))
+	for _, p := range s.partitions {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }
 
 func (s *site) status() (reachable bool, lastErr string, lastPoll time.Time, depth int) {

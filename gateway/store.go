@@ -111,13 +111,15 @@ type job struct {
 	StartedAt       *time.Time
 	EndedAt         *time.Time
 	HoldProblem     string
+	ScriptSHA256    string // of the user's script
+	SubmittedSHA256 string // of the script submitted (Script)
 }
 
 const jobColumns = `id, tag, state, reason, project, user, login, site, cluster, account, partition, qos,
 	name, script, args, nodes_req, cpus_per_node, time_limit_s, array_spec, decision, site_job_id,
 	site_submit_time, nodes, exit_code, exit_signal, core_seconds, hold_core_seconds, stdout_path,
 	stderr_path, attempts, attempt_at, cancel_requested, settled, unreachable, created_at,
-	submitted_at, started_at, ended_at, hold_problem`
+	submitted_at, started_at, ended_at, hold_problem, script_sha256, submitted_sha256`
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
@@ -144,13 +146,13 @@ func insertJob(ctx context.Context, tx *sql.Tx, j *job) error {
 		decision = string(b)
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO gateway_jobs (`+jobColumns+`) VALUES (
-		?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		j.ID, j.Tag, string(j.State), j.Reason, j.Project, j.User, j.Login, j.Site, j.Cluster, j.Account,
 		j.Partition, j.QOS, j.Name, j.Script, string(args), j.NodesReq, j.CPUsPerNode,
 		int64(j.TimeLimit/time.Second), j.ArraySpec, decision, j.SiteJobID, j.SiteSubmitTime.Unix(),
 		j.Nodes, j.ExitCode, j.ExitSignal, j.CoreSeconds, j.HoldCoreSeconds, j.StdoutPath, j.StderrPath,
 		j.Attempts, ms(j.AttemptAt), j.CancelRequested, j.Settled, j.Unreachable, ms(j.CreatedAt),
-		msPtr(j.SubmittedAt), msPtr(j.StartedAt), msPtr(j.EndedAt), j.HoldProblem)
+		msPtr(j.SubmittedAt), msPtr(j.StartedAt), msPtr(j.EndedAt), j.HoldProblem, j.ScriptSHA256, j.SubmittedSHA256)
 	if err != nil {
 		return fmt.Errorf("insert job %s: %w", j.ID, err)
 	}
@@ -169,7 +171,8 @@ func scanJob(r rowScanner) (*job, error) {
 		&j.Account, &j.Partition, &j.QOS, &j.Name, &j.Script, &args, &j.NodesReq, &j.CPUsPerNode, &tl,
 		&j.ArraySpec, &decision, &j.SiteJobID, &siteSubmit, &j.Nodes, &exitCode, &exitSignal,
 		&j.CoreSeconds, &j.HoldCoreSeconds, &j.StdoutPath, &j.StderrPath, &j.Attempts, &attemptAt,
-		&j.CancelRequested, &j.Settled, &j.Unreachable, &created, &submitted, &started, &ended, &j.HoldProblem); err != nil {
+		&j.CancelRequested, &j.Settled, &j.Unreachable, &created, &submitted, &started, &ended, &j.HoldProblem,
+		&j.ScriptSHA256, &j.SubmittedSHA256); err != nil {
 		return nil, err
 	}
 	j.State = api.JobState(state)
@@ -322,6 +325,7 @@ func (j *job) toAPI() api.Job {
 		CoreSeconds: j.CoreSeconds, CoreHours: api.CoreHours(j.CoreSeconds),
 		HoldSeconds: j.HoldCoreSeconds, CreatedAt: j.CreatedAt, Unreachable: j.Unreachable,
 		StartedAt: j.StartedAt, EndedAt: j.EndedAt, Decision: j.Decision, HoldProblem: j.HoldProblem,
+		ScriptSHA256: j.ScriptSHA256, SubmittedSHA256: j.SubmittedSHA256,
 	}
 	if j.SubmittedAt != nil {
 		out.SubmittedAt = j.SubmittedAt

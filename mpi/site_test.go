@@ -45,7 +45,7 @@ func freeNodes(t *testing.T, s devsites.Site) []mpi.FreeNode {
 }
 
 // TestPlacementOnRealSite runs plans on ca-hydro (topology/tree: two leaves of two
-// nodes under one spine). With one node of each leaf busy, a 2-node plan must span
+// nodes under one spine, cabled across). With one node of each leaf busy, a 2-node plan must span
 // both leaves, and the job Slurm runs with the plan's --nodelist lands there. A
 // 4-node plan orders nodes leaf by leaf with each node's ranks contiguous, and srun
 // with SLURM_HOSTFILE and --distribution=arbitrary places ranks in that order.
@@ -75,10 +75,23 @@ func TestPlacementOnRealSite(t *testing.T) {
 		}
 	}
 	waitIdle(4)
-	// Keep one node of each leaf busy.
+	// Keep the first node of each leaf busy (the leaves come from the site's
+	// topology.conf; ca-hydro's are cabled across: hydro01,03 and hydro02,04).
+	var busyNodes, freeWant []string
+	for _, sw := range topo.Switches() {
+		if sw.Level == 0 {
+			if len(sw.Nodes) != 2 {
+				t.Fatalf("leaf %s has nodes %v; the test wants leaves of two", sw.Name, sw.Nodes)
+			}
+			busyNodes, freeWant = append(busyNodes, sw.Nodes[0]), append(freeWant, sw.Nodes[1])
+		}
+	}
+	if len(busyNodes) != 2 {
+		t.Fatalf("ca-hydro has %d leaves, the test wants 2", len(busyNodes))
+	}
 	busy := runAs(t, env, site, "alice",
-		"sbatch --parsable --account=acct-a --exclusive --time=3 --output=/dev/null --nodelist=hydro01 --wrap 'sleep 120'; "+
-			"sbatch --parsable --account=acct-a --exclusive --time=3 --output=/dev/null --nodelist=hydro03 --wrap 'sleep 120'", "")
+		"sbatch --parsable --account=acct-a --exclusive --time=3 --output=/dev/null --nodelist="+busyNodes[0]+" --wrap 'sleep 120'; "+
+			"sbatch --parsable --account=acct-a --exclusive --time=3 --output=/dev/null --nodelist="+busyNodes[1]+" --wrap 'sleep 120'", "")
 	ids := strings.Fields(busy)
 	t.Cleanup(func() { site.Slurm(t, context.Background(), "scancel", ids...) })
 	deadline := time.Now().Add(60 * time.Second)
@@ -86,11 +99,11 @@ func TestPlacementOnRealSite(t *testing.T) {
 	for {
 		free = freeNodes(t, site)
 		names := fmt.Sprint(free)
-		if len(free) == 2 && strings.Contains(names, "hydro02") && strings.Contains(names, "hydro04") {
+		if len(free) == 2 && strings.Contains(names, freeWant[0]) && strings.Contains(names, freeWant[1]) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("free nodes %v, want hydro02 and hydro04", free)
+			t.Fatalf("free nodes %v, want %v", free, freeWant)
 		}
 		time.Sleep(500 * time.Millisecond)
 	}

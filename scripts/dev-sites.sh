@@ -45,14 +45,19 @@ site_vars() {
 	ca-hydro)
 		JURIS=CA; CTLD_PORT=6917; SSH_PORT=2221; NODE_PREFIX=hydro; NODE_COUNT=4; NODE_CPUS=8
 		NETNS=no; SLURMD_PORT_BASE=6921; PRIVATE=no
+		# Cabled across: leaf1 holds hydro01 and hydro03, leaf2 hydro02 and
+		# hydro04, so leaf-by-leaf order differs from Slurm's by-name order.
+		LEAF_LAYOUT=interleaved
 		;;
 	de-hpc)
 		JURIS=DE; CTLD_PORT=6937; SSH_PORT=2222; NODE_PREFIX=dnode; NODE_COUNT=4; NODE_CPUS=16
 		NETNS=yes; SLURMD_PORT_BASE=6938; PRIVATE=yes
+		LEAF_LAYOUT=blocks
 		;;
 	ca-east)
 		JURIS=CA; CTLD_PORT=6957; SSH_PORT=2223; NODE_PREFIX=east; NODE_COUNT=2; NODE_CPUS=8
 		NETNS=no; SLURMD_PORT_BASE=6961; PRIVATE=no
+		LEAF_LAYOUT=blocks
 		;;
 	*) die "unknown site '$SITE' (catalogue: ${CATALOGUE[*]})" ;;
 	esac
@@ -371,13 +376,20 @@ write_site_conf() {
 		echo "PartitionName=short Nodes=$nodes_list DefaultTime=00:10:00 MaxTime=00:30:00 State=UP"
 	} >"$conf"
 	chmod 0644 "$conf"
-	# Topology: leaves of two nodes under one spine.
+	# Topology: leaves of two nodes under one spine; "blocks" puts nodes 1,2 on
+	# leaf1, 3,4 on leaf2...; "interleaved" puts node i on leaf ((i-1) mod leaves)+1.
 	{
 		echo "# $SITE switch tree, written by scripts/dev-sites.sh"
-		local leaves=$(((NODE_COUNT + 1) / 2)) l a b names=""
+		local leaves=$(((NODE_COUNT + 1) / 2)) l a b i names="" members
 		for ((l = 1; l <= leaves; l++)); do
-			a=$((2 * l - 1)); b=$((2 * l)); ((b > NODE_COUNT)) && b=$NODE_COUNT
-			echo "SwitchName=leaf$l Nodes=${NODE_PREFIX}[$(printf '%02d' $a)-$(printf '%02d' $b)]"
+			if [[ $LEAF_LAYOUT == interleaved ]]; then
+				members=""
+				for ((i = l; i <= NODE_COUNT; i += leaves)); do members+="${members:+,}$(printf '%02d' "$i")"; done
+				echo "SwitchName=leaf$l Nodes=${NODE_PREFIX}[$members]"
+			else
+				a=$((2 * l - 1)); b=$((2 * l)); ((b > NODE_COUNT)) && b=$NODE_COUNT
+				echo "SwitchName=leaf$l Nodes=${NODE_PREFIX}[$(printf '%02d' $a)-$(printf '%02d' $b)]"
+			fi
 			names+="${names:+,}leaf$l"
 		done
 		echo "SwitchName=spine Switches=leaf[1-$leaves]"

@@ -245,6 +245,16 @@ func (c *Client) release() { <-c.sem }
 // its exit code; an error means it did not, and a *RunError says whether it may have
 // started (IsAmbiguous). Nothing that may have started is retried here.
 func (c *Client) Run(ctx context.Context, cmd Command) (*Result, error) {
+	if c.cfg.Observe == nil || len(cmd.Args) == 0 {
+		return c.run(ctx, cmd)
+	}
+	start := time.Now()
+	res, err := c.run(ctx, cmd)
+	c.cfg.Observe(cmd.Args[0], time.Since(start), err)
+	return res, err
+}
+
+func (c *Client) run(ctx context.Context, cmd Command) (*Result, error) {
 	if len(cmd.Args) == 0 {
 		return nil, errors.New("slurm: empty command")
 	}

@@ -125,6 +125,10 @@ type Config struct {
 	MaxOutput int
 
 	Logger *slog.Logger
+	// Observe, when set, is called after every command with its program name
+	// (sbatch, squeue, ...), how long it took, and the error that kept it from
+	// running to its end (nil when it ran, whatever its exit code): metrics.
+	Observe func(program string, took time.Duration, err error)
 }
 
 func (c *Config) setDefaults() {

@@ -330,19 +330,19 @@ func TestSubmitCompletedCharged(t *testing.T) {
 	}
 }
 
-// TestAllocationTooSmall: a job whose hold exceeds the allocation is refused
-// before anything reaches Slurm.
+// TestAllocationTooSmall: a job whose hold exceeds the allocation is REJECTED
+// (recorded with how much is left, holding nothing) before anything reaches Slurm.
 func TestAllocationTooSmall(t *testing.T) {
 	env := devsites.Load(t)
 	d := startDaemon(t, env)
 	name := fmt.Sprintf("e2e-toosmall-%d", time.Now().UnixNano())
 	script := "#!/bin/bash\n#SBATCH --job-name=" + name + "\n#SBATCH --time=10\ntrue\n"
-	_, code, aerr := d.submit("alice", api.SubmitRequest{Script: script, Project: "tiny"}, "")
-	if aerr == nil || code != http.StatusUnprocessableEntity || (aerr.Code != api.CodeInsufficient && aerr.Code != api.CodeNoSite) {
-		t.Fatalf("submit to a tiny allocation: %d %+v; want 422 insufficient", code, aerr)
+	j, code, aerr := d.submit("alice", api.SubmitRequest{Script: script, Project: "tiny"}, "")
+	if aerr != nil || code != http.StatusCreated || j.State != api.StateRejected || j.HoldSeconds != 0 {
+		t.Fatalf("submit to a tiny allocation: %d %+v %+v; want the job REJECTED, holding nothing", code, aerr, j)
 	}
-	if !strings.Contains(aerr.Message, "core-hours") {
-		t.Fatalf("refusal does not say how much is left: %q", aerr.Message)
+	if !strings.Contains(j.Reason, "exceeds the 0.01 left in project tiny's allocation") {
+		t.Fatalf("refusal does not say how much is left: %q", j.Reason)
 	}
 	for _, s := range env.Sites {
 		out := s.Slurm(t, t.Context(), "sacct", "-a", "-n", "-X", "-P", "-S", "now-600", "--name="+name, "-o", "JobID")
@@ -350,10 +350,12 @@ func TestAllocationTooSmall(t *testing.T) {
 			t.Fatalf("a refused job reached %s: %q", s.Name, out)
 		}
 	}
-	var jobs []api.Job
-	d.do("GET", "/v1/jobs?project=tiny", "alice", nil, &jobs)
-	if len(jobs) != 0 {
-		t.Fatalf("refused job stored: %+v", jobs)
+	var bal []api.Balance
+	d.do("GET", "/v1/balance?project=tiny", "alice", nil, &bal)
+	for _, b := range bal {
+		if b.HeldSeconds != 0 || b.RemainingSeconds != b.GrantedSeconds {
+			t.Fatalf("a refused job moved the balance: %+v", b)
+		}
 	}
 }
 

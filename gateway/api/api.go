@@ -122,7 +122,10 @@ type SubmitRequest struct {
 	JobName       string   `json:"job_name,omitempty"`
 	Array         string   `json:"array,omitempty"`     // --array, e.g. 1-100%10
 	Placement     string   `json:"placement,omitempty"` // none or topology
-	DryRun        bool     `json:"dry_run,omitempty"`
+	// PinNodes (with placement = topology) pins the planned nodes with
+	// --nodelist; otherwise Slurm picks within the planned leaf count.
+	PinNodes bool `json:"pin_nodes,omitempty"`
+	DryRun   bool `json:"dry_run,omitempty"`
 }
 
 // ArrayTasks counts an array's tasks by state.
@@ -167,6 +170,11 @@ type Job struct {
 	// hold would not be placed now (allocation ended, rate gone, too little
 	// left). Empty when fine.
 	HoldProblem string `json:"hold_problem,omitempty"`
+	// ScriptSHA256 is the SHA-256 (hex) of the script as the user sent it;
+	// SubmittedSHA256 that of the script submitted to Slurm, which differs
+	// when the gateway added its topology preamble.
+	ScriptSHA256    string `json:"script_sha256,omitempty"`
+	SubmittedSHA256 string `json:"submitted_script_sha256,omitempty"`
 }
 
 // Decision is a routing decision with its reasons.
@@ -174,14 +182,58 @@ type Decision struct {
 	Site       string          `json:"site"`
 	Partition  string          `json:"partition"`
 	Candidates []SiteCandidate `json:"candidates"`
+	// Named is true when the request named the site: its filters still ran,
+	// scoring did not.
+	Named     bool       `json:"named,omitempty"`
+	Weights   *Weights   `json:"weights,omitempty"`
+	Placement *Placement `json:"placement,omitempty"`
+	At        time.Time  `json:"at"`
 }
 
-// SiteCandidate is one site considered by routing.
+// Weights are the routing weights a decision was scored with.
+type Weights struct {
+	Wait   float64 `json:"wait"`
+	Carbon float64 `json:"carbon"`
+	Cost   float64 `json:"cost"`
+}
+
+// SiteCandidate is one site considered by routing: excluded with the reason
+// of the filter that excluded it, or eligible with its score (lower is better)
+// and the parts that make it up.
 type SiteCandidate struct {
-	Site     string   `json:"site"`
-	Eligible bool     `json:"eligible"`
-	Reasons  []string `json:"reasons"`
-	Score    float64  `json:"score"`
+	Site     string      `json:"site"`
+	Eligible bool        `json:"eligible"`
+	Reasons  []string    `json:"reasons"`
+	Score    float64     `json:"score"`
+	Parts    []ScorePart `json:"score_parts,omitempty"`
+	// ExpectedWaitSeconds is the estimated wait before the job could start
+	// there, from the cached site view (nil when the view cannot tell).
+	ExpectedWaitSeconds *int64 `json:"expected_wait_seconds,omitempty"`
+}
+
+// ScorePart is one term of a site's score: Value (in Unit) x Weight = Points.
+type ScorePart struct {
+	Name   string  `json:"name"` // wait, carbon, cost
+	Value  float64 `json:"value"`
+	Unit   string  `json:"unit"`
+	Weight float64 `json:"weight"`
+	Points float64 `json:"points"`
+}
+
+// Placement is the topology-aware plan of a job (placement = topology).
+type Placement struct {
+	// Switches is the --switches the job was submitted with ("2@10:00").
+	Switches string `json:"switches"`
+	// Leaves is the fewest leaf switches the plan needs from the nodes free
+	// when it was made; LowerBound the fewest any plan could use.
+	Leaves     int `json:"leaves"`
+	LowerBound int `json:"leaves_lower_bound"`
+	// Nodes is the planned node order (what --nodelist pins when Pinned).
+	Nodes  []string `json:"nodes"`
+	Pinned bool     `json:"pinned"`
+	// Note says what the plan rests on (free nodes now, or all nodes when too
+	// few are free).
+	Note string `json:"note"`
 }
 
 // Event is one state change of a job (GET /v1/jobs/{id}/events, Server-Sent
@@ -221,6 +273,33 @@ type Site struct {
 	// Polls and PollErrors count the poller's ticks since the daemon started.
 	Polls      int64 `json:"polls"`
 	PollErrors int64 `json:"poll_errors"`
+	// Nodes and FreeNodes count the site's usable nodes and those with no CPU
+	// allocated, as of ViewAt (the poller's last node read); PendingJobs is nil
+	// when the gateway cannot see the whole queue (no monitor login).
+	Nodes       int             `json:"nodes"`
+	FreeNodes   int             `json:"free_nodes"`
+	PendingJobs *int            `json:"pending_jobs"`
+	ViewAt      *time.Time      `json:"view_at"`
+	Partitions  []SitePartition `json:"partitions"`
+	// Topology says whether topology-aware placement is possible here, and if
+	// not, why.
+	Topology string `json:"topology"`
+}
+
+// SitePartition is one partition of a site as the gateway last saw it.
+type SitePartition struct {
+	Name        string `json:"name"`
+	State       string `json:"state"`
+	TotalNodes  int    `json:"total_nodes"`
+	TotalCPUs   int    `json:"total_cpus"`
+	UsableNodes int    `json:"usable_nodes"`
+	IdleNodes   int    `json:"idle_nodes"` // no CPU allocated
+	FreeCPUs    int    `json:"free_cpus"`
+	MaxTime     string `json:"max_time,omitempty"`
+	DefaultTime string `json:"default_time,omitempty"`
+	// PendingJobs and RunningJobs are nil when the queue is not visible.
+	PendingJobs *int `json:"pending_jobs"`
+	RunningJobs *int `json:"running_jobs"`
 }
 
 // UsageRow is one row of a usage report.

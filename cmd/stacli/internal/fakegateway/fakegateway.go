@@ -412,7 +412,14 @@ func (g *Gateway) submit(w http.ResponseWriter, r *http.Request, p api.Principal
 		return
 	}
 	if d.Site == "" {
-		writeError(w, api.Errorf(api.CodeNoSite, "no site may and can run this job: %s", reasons(d)))
+		// As the gateway does: recorded REJECTED with every site's reason.
+		g.nextID++
+		j.ID = fmt.Sprintf("j-%d", g.nextID)
+		j.State, j.Reason, j.EndedAt = api.StateRejected, "no site may and can run this job: "+reasons(d), &now
+		j.static = true
+		g.jobs[j.ID] = j
+		g.order = append(g.order, j.ID)
+		writeJSON(w, http.StatusCreated, g.view(j))
 		return
 	}
 	array := req.Array

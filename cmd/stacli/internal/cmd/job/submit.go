@@ -314,7 +314,10 @@ func submitRun(ctx context.Context, opts *SubmitOptions) error {
 		if opts.JSON {
 			_ = cmdutil.WriteJSON(out, j)
 		}
-		return fmt.Errorf("job %s was rejected by %s: %s", j.ID, orDash(j.Site), orDash(j.Reason))
+		if j.Site == "" {
+			return fmt.Errorf("job %s was rejected: %s\n'stacli job explain %s' shows each site's reasons", j.ID, orDash(j.Reason), j.ID)
+		}
+		return fmt.Errorf("job %s was rejected by %s: %s", j.ID, j.Site, orDash(j.Reason))
 	}
 	if !opts.Wait {
 		switch {

@@ -107,7 +107,7 @@ func TestCommandsAgainstFakeGateway(t *testing.T) {
 			[]string{"Site: ca-hydro", "CANDIDATE", "de-hpc", "jurisdiction DE not allowed"}, nil, nil},
 		{"submit not a member", "", a, []string{"submit", hello, "--project", "climate-de"}, 4, nil, []string{"may not charge"}, nil},
 		{"submit unknown project", "", a, []string{"submit", hello, "--project", "nope"}, 5, nil, []string{"no project"}, nil},
-		{"submit no site", "", a, []string{"submit", hello, "--project", "climate-ca", "--jurisdiction", "DE"}, 1, nil, []string{"no site", "--dry-run' shows why"}, nil},
+		{"submit no site", "", a, []string{"submit", hello, "--project", "climate-ca", "--jurisdiction", "DE"}, 1, nil, []string{"no site", "stacli job explain j-"}, nil},
 		{"submit refused script", "", a, []string{"submit", bad, "--project", "climate-ca"}, 1, nil, []string{"bad.sbatch", "line 3", "--clusters"}, nil},
 		{"submit infinite time", "", a, []string{"submit", hello, "--project", "climate-ca", "--time", "INFINITE"}, 2, nil, []string{"INFINITE"}, nil},
 		{"submit zero nodes", "", a, []string{"submit", hello, "--project", "climate-ca", "--nodes", "0"}, 2, nil, []string{"--nodes"}, nil},
