@@ -166,7 +166,7 @@ func TestWeightsDecideBetweenSites(t *testing.T) {
 	}{
 		{"wait_weight = 0\ncarbon_weight = 1\ncost_weight = 0", "ca-hydro"},
 		{"wait_weight = 0\ncarbon_weight = 0\ncost_weight = 1000", "de-hpc"},
-		{"wait_weight = 0\ncarbon_weight = 0.02\ncost_weight = 1000", "de-hpc"}, // 0.6+20 vs 7.6+10
+		{"wait_weight = 0\ncarbon_weight = 0.02\ncost_weight = 1000", "de-hpc"},   // 0.6+20 vs 7.6+10
 		{"wait_weight = 0\ncarbon_weight = 0.05\ncost_weight = 1000", "ca-hydro"}, // 1.5+20 vs 19+10
 	} {
 		d := startDaemonTables(t, env, "[routing]\n"+tc.weights)
