@@ -91,6 +91,28 @@ run stacli job explain "$JOB"
 
 step "6. Topology-aware MPI placement on ca-hydro's switch tree (one node of each leaf busy)"
 run cat "$STA_DEV_CA_HYDRO_TOPOLOGY"
-run stacli placement plan --topology "$STA_DEV_CA_HYDRO_TOPOLOGY" --free 'hydro[02,04]' --nodes 2 --ntasks-per-node 2 --format hostfile
+run stacli placement plan --topology "$STA_DEV_CA_HYDRO_TOPOLOGY" --free 'hydro[01,02]' --nodes 2 --ntasks-per-node 2 --format hostfile
+
+step "7. A topology-aware 4-node job: the gateway plans, Slurm keeps it to 2 leaves, srun follows the hostfile"
+cat >"$WORK/mpi.sbatch" <<'EOF'
+#!/bin/bash
+#SBATCH --job-name=allreduce
+#SBATCH --nodes=4
+#SBATCH --ntasks-per-node=2
+#SBATCH --time=5
+echo "hostfile: $STA_HOSTFILE"
+srun --distribution=arbitrary -l printenv SLURMD_NODENAME | sort -n
+EOF
+run stacli submit "$WORK/mpi.sbatch" --project climate-ca --placement topology --wait
+MPI=$(stacli job list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+run stacli job explain "$MPI"
+run stacli job logs "$MPI"
+
+step "8. What admins scrape: /healthz, /readyz, /metrics (no token), the OpenAPI document"
+run curl -fsS "$STACLI_GATEWAY/readyz"
+printf '$ curl -fsS %s/metrics | grep -E ...\n' "$STACLI_GATEWAY"
+curl -fsS "$STACLI_GATEWAY/metrics" | grep -E '^sta_gateway_(submissions_total|jobs|site_reachable|ledger_charges_total|slurm_queries_total)' | sort
+printf '$ curl -fsS %s/v1/openapi.json | python3 -c ...\n' "$STACLI_GATEWAY"
+curl -fsS "$STACLI_GATEWAY/v1/openapi.json" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["openapi"], len(d["paths"]), "paths:", ", ".join(sorted(d["paths"])))'
 
 step "Done. The daemon's log is in $WORK/sta-gateway.log"

@@ -397,6 +397,19 @@ func TestTopologyAwareJob(t *testing.T) {
 	if p == nil || p.Switches != "2@00:05:00" || p.Leaves != 2 || p.LowerBound != 2 || p.Pinned {
 		t.Fatalf("placement %+v; want 2 leaves, --switches=2@00:05:00, not pinned", p)
 	}
+	// Asked to pin, the plan's nodes go to --nodelist (a dry run: nothing runs).
+	pinned, code, aerr := d.submit("alice", api.SubmitRequest{Script: script, Project: "climate-ca", Placement: "topology",
+		PinNodes: true, DryRun: true}, "")
+	if aerr != nil || code != http.StatusOK || pinned.Decision == nil || pinned.Decision.Placement == nil ||
+		!pinned.Decision.Placement.Pinned || len(pinned.Decision.Placement.Nodes) != 4 {
+		t.Fatalf("pinned dry run: %d %+v %+v", code, aerr, pinned.Decision)
+	}
+	// Not a shell script: refused, the preamble could not run.
+	_, code, aerr = d.submit("alice", api.SubmitRequest{Script: "#!/usr/bin/env python3\n#SBATCH --nodes=2\nprint(1)\n",
+		Project: "climate-ca", Placement: "topology"}, "")
+	if code != http.StatusBadRequest || aerr == nil || aerr.Field != "placement" {
+		t.Errorf("python script with placement topology: %d %+v; want 400 on placement", code, aerr)
+	}
 	sum := sha256.Sum256([]byte(script))
 	if j.ScriptSHA256 != hex.EncodeToString(sum[:]) || j.SubmittedSHA256 == "" || j.SubmittedSHA256 == j.ScriptSHA256 {
 		t.Errorf("script sums: user %s submitted %s; the user's script hashes to %x", j.ScriptSHA256, j.SubmittedSHA256, sum)

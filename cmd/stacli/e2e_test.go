@@ -589,6 +589,6 @@ func gatewayScenarios(t *testing.T, b backend) {
 		c.run("job", "status", "no-such-job").check(t, 5, nil, []string{"no-such-job"})
 		c.run("site", "show", "no-such-site").check(t, 5, nil, nil)
 		b.cli(t, "STACLI_GATEWAY="+closedPort(t)).run("job", "status", "x").check(t, 6, nil, []string{"unreachable"})
-		c.run("submit", exit3, "--jurisdiction", "DE").check(t, 1, nil, []string{"--dry-run' shows why"})
+		c.run("submit", exit3, "--jurisdiction", "DE").check(t, 1, nil, []string{"was rejected: no site may and can run", "stacli job explain"})
 	})
 }

@@ -8,7 +8,9 @@
 //
 //	POST /v1/jobs                     SubmitRequest -> Job (201; 200 when an
 //	                                  Idempotency-Key replays an earlier request;
-//	                                  with dry_run: the Job with its Decision, not stored)
+//	                                  with dry_run: the Job with its Decision, not
+//	                                  stored, or 422 no_site; a job no site may run
+//	                                  is recorded REJECTED with every site's reason)
 //	GET  /v1/jobs?project=&state=&site=&user=&limit=   -> []Job, newest first
 //	GET  /v1/jobs/{id}                -> Job
 //	GET  /v1/jobs/{id}/explain        -> Decision
@@ -23,6 +25,8 @@
 //	GET  /v1/balance?project=         -> []Balance
 //	GET  /v1/whoami                   -> Principal
 //	GET  /v1/health                   -> Health (no token needed)
+//	GET  /v1/openapi.json             -> the OpenAPI 3.1 document (no token needed)
+//	GET  /healthz, /readyz, /metrics  -> liveness, readiness, Prometheus (no token)
 //	POST /v1/admin/projects           Project -> Project
 //	GET  /v1/admin/projects           -> []Project
 //	POST /v1/admin/allocations        Grant -> Balance

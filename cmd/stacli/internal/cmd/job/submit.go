@@ -43,6 +43,7 @@ type SubmitOptions struct {
 	Class         string
 	Array         string
 	Placement     string
+	PinNodes      bool
 
 	DryRun         bool
 	Wait           bool
@@ -106,6 +107,7 @@ SCRIPT may be "-" for standard input.`,
 	fl.StringVar(&opts.Class, "class", "", "Resource class the sites map to a partition (cpu, short, gpu)")
 	fl.StringVarP(&opts.Array, "array", "a", "", "Job array indexes (0-15, 1-100%10)")
 	fl.StringVar(&opts.Placement, "placement", "", "Node placement: none or topology (topology-aware, for MPI and training)")
+	fl.BoolVar(&opts.PinNodes, "pin-nodes", false, "With --placement topology: pin the planned nodes (--nodelist) rather than let Slurm pick within the leaf count")
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "Print the routing decision; submit nothing")
 	fl.BoolVar(&opts.Wait, "wait", false, "Follow the job to its end and exit with its exit code (as sbatch --wait)")
 	fl.StringVar(&opts.IdempotencyKey, "idempotency-key", "", "Key that makes retries of this submission safe (default: a new random key)")
@@ -140,6 +142,7 @@ func BuildRequest(opts *SubmitOptions) (*api.SubmitRequest, *sbatch.Options, err
 		Site:      opts.Site,
 		Class:     opts.Class,
 		Placement: opts.Placement,
+		PinNodes:  opts.PinNodes,
 		DryRun:    opts.DryRun,
 	}
 	if req.Project == "" && opts.Config != nil {
@@ -156,6 +159,9 @@ func BuildRequest(opts *SubmitOptions) (*api.SubmitRequest, *sbatch.Options, err
 		if err := cmdutil.OneOf("placement", opts.Placement, []string{"none", "topology"}); err != nil {
 			return nil, nil, err
 		}
+	}
+	if opts.PinNodes && opts.Placement != "topology" {
+		return nil, nil, cmdutil.FlagErrorf("--pin-nodes needs --placement topology")
 	}
 	if req.Site == "" {
 		req.Site = "auto"
@@ -375,5 +381,16 @@ func writeDecision(w io.Writer, d *api.Decision) error {
 		}
 		t.Row(c.Site, el, strconv.FormatFloat(c.Score, 'f', 2, 64), strings.Join(c.Reasons, "; "))
 	}
-	return t.Flush()
+	if err := t.Flush(); err != nil {
+		return err
+	}
+	if p := d.Placement; p != nil {
+		pin := "Slurm picks the nodes within that many leaves"
+		if p.Pinned {
+			pin = "nodes pinned with --nodelist"
+		}
+		fmt.Fprintf(w, "Placement: --switches=%s, %d leaves (fewest possible %d), planned %s; %s (%s)\n",
+			p.Switches, p.Leaves, p.LowerBound, strings.Join(p.Nodes, ","), pin, p.Note)
+	}
+	return nil
 }

@@ -68,11 +68,12 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 	if opts.JSON {
 		return cmdutil.WriteJSON(opts.IO.Out, sites)
 	}
-	t := cmdutil.NewTable(opts.IO.Out, "NAME", "JURISDICTION", "CLUSTER", "REACHABLE", "CLASSES", "GCO2/KWH", "COST/CORE-H", "LIVE_JOBS", "QUEUE")
+	t := cmdutil.NewTable(opts.IO.Out, "NAME", "JURISDICTION", "CLUSTER", "REACHABLE", "CLASSES", "FREE/NODES", "PENDING", "GCO2/KWH", "COST/CORE-H", "LIVE_JOBS")
 	for _, s := range sites {
 		t.Row(s.Name, s.Jurisdiction, s.Cluster, reachable(&s), strings.Join(s.Classes, ","),
+			fmt.Sprintf("%d/%d", s.FreeNodes, s.Nodes), optInt(s.PendingJobs),
 			strconv.FormatFloat(s.CarbonGPerKWh, 'f', -1, 64), strconv.FormatFloat(s.CostPerCoreHr, 'f', -1, 64),
-			strconv.Itoa(s.LiveJobs), strconv.Itoa(s.QueueDepth))
+			strconv.Itoa(s.LiveJobs))
 	}
 	return t.Flush()
 }
@@ -139,5 +140,29 @@ func showRun(ctx context.Context, opts *ShowOptions) error {
 	t.Row("cost_per_core_hour", fmt.Sprint(s.CostPerCoreHr))
 	t.Row("live_jobs", strconv.Itoa(s.LiveJobs))
 	t.Row("queue_depth", strconv.Itoa(s.QueueDepth))
+	t.Row("nodes", strconv.Itoa(s.Nodes))
+	t.Row("free_nodes", strconv.Itoa(s.FreeNodes))
+	t.Row("pending_jobs", optInt(s.PendingJobs))
+	t.Row("view_at", cmdutil.FormatTime(s.ViewAt))
+	t.Row("topology", s.Topology)
+	for _, p := range s.Partitions {
+		t.Row("partition "+p.Name, fmt.Sprintf("%s, %d/%d nodes idle, %d free CPUs, pending %s, running %s, max time %s",
+			p.State, p.IdleNodes, p.TotalNodes, p.FreeCPUs, optInt(p.PendingJobs), optInt(p.RunningJobs), orDash(p.MaxTime)))
+	}
 	return t.Flush()
+}
+
+// optInt prints a count the gateway may not know ("-").
+func optInt(v *int) string {
+	if v == nil {
+		return "-"
+	}
+	return strconv.Itoa(*v)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
