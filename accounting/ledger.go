@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -29,6 +30,10 @@ type Ledger struct {
 	owned bool
 	now   func() time.Time
 	wsem  chan struct{} // one writer at a time among this Ledger's own transactions
+	// own is the transaction of the ledger's own write in progress, if
+	// any: the ...Tx methods run on it without a savepoint, since write
+	// rolls it back whole when they fail.
+	own atomic.Pointer[sql.Tx]
 }
 
 // Open opens the SQLite file at path with OpenDB, migrates it and returns a
@@ -110,7 +115,10 @@ func (l *Ledger) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("accounting: begin: %w", err)
 	}
-	if err := fn(tx); err != nil {
+	l.own.Store(tx)
+	err = fn(tx)
+	l.own.Store(nil)
+	if err != nil {
 		_ = tx.Rollback()
 		return err
 	}
@@ -121,13 +129,21 @@ func (l *Ledger) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 }
 
 // atomically runs fn in a savepoint of tx: if fn fails, everything it wrote
-// is rolled back and tx is left as it was. Errors are prefixed with op.
-func atomically(ctx context.Context, tx *sql.Tx, op string, fn func() error) error {
+// is rolled back and tx is left as it was. Errors are prefixed with what op
+// returns (called only then). On the ledger's own transaction (see write) it
+// needs no savepoint: write rolls the whole transaction back.
+func (l *Ledger) atomically(ctx context.Context, tx *sql.Tx, op func() string, fn func() error) error {
 	if tx == nil {
-		return fmt.Errorf("accounting: %s: %w: nil transaction", op, ErrInvalid)
+		return fmt.Errorf("accounting: %s: %w: nil transaction", op(), ErrInvalid)
+	}
+	if tx == l.own.Load() {
+		if err := fn(); err != nil {
+			return fmt.Errorf("accounting: %s: %w", op(), err)
+		}
+		return nil
 	}
 	if _, err := tx.ExecContext(ctx, "SAVEPOINT accounting"); err != nil {
-		return fmt.Errorf("accounting: %s: %w", op, err)
+		return fmt.Errorf("accounting: %s: %w", op(), err)
 	}
 	if err := fn(); err != nil {
 		bg := context.WithoutCancel(ctx)
@@ -136,12 +152,17 @@ func atomically(ctx context.Context, tx *sql.Tx, op string, fn func() error) err
 		} else if _, rerr := tx.ExecContext(bg, "RELEASE accounting"); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("release savepoint: %w", rerr))
 		}
-		return fmt.Errorf("accounting: %s: %w", op, err)
+		return fmt.Errorf("accounting: %s: %w", op(), err)
 	}
 	if _, err := tx.ExecContext(ctx, "RELEASE accounting"); err != nil {
-		return fmt.Errorf("accounting: %s: release savepoint: %w", op, err)
+		return fmt.Errorf("accounting: %s: release savepoint: %w", op(), err)
 	}
 	return nil
+}
+
+// opf is a lazily formatted operation name for atomically.
+func opf(format string, args ...any) func() string {
+	return func() string { return fmt.Sprintf(format, args...) }
 }
 
 func fromUnix(s int64) time.Time { return time.Unix(s, 0).UTC() }
@@ -212,7 +233,7 @@ func (l *Ledger) CreateProject(ctx context.Context, p NewProject) (Project, erro
 // CreateProjectTx is CreateProject on the caller's transaction.
 func (l *Ledger) CreateProjectTx(ctx context.Context, tx *sql.Tx, p NewProject) (Project, error) {
 	var out Project
-	err := atomically(ctx, tx, "create project "+p.Name, func() error {
+	err := l.atomically(ctx, tx, opf("create project %s", p.Name), func() error {
 		if err := checkNames("project", p.Name, "who", p.Who); err != nil {
 			return err
 		}
@@ -347,7 +368,7 @@ func (l *Ledger) CreateAllocation(ctx context.Context, a NewAllocation) (Allocat
 // CreateAllocationTx is CreateAllocation on the caller's transaction.
 func (l *Ledger) CreateAllocationTx(ctx context.Context, tx *sql.Tx, a NewAllocation) (Allocation, error) {
 	var out Allocation
-	err := atomically(ctx, tx, fmt.Sprintf("create allocation for project %q at site %q", a.Project, a.Site), func() error {
+	err := l.atomically(ctx, tx, opf("create allocation for project %q at site %q", a.Project, a.Site), func() error {
 		if err := checkNames("project", a.Project, "site", a.Site, "who", a.Who); err != nil {
 			return err
 		}
@@ -543,7 +564,7 @@ func (l *Ledger) SetRate(ctx context.Context, r NewRate) (Rate, error) {
 // SetRateTx is SetRate on the caller's transaction.
 func (l *Ledger) SetRateTx(ctx context.Context, tx *sql.Tx, r NewRate) (Rate, error) {
 	var out Rate
-	err := atomically(ctx, tx, fmt.Sprintf("set rate of %s/%s", r.Site, r.Partition), func() error {
+	err := l.atomically(ctx, tx, opf("set rate of %s/%s", r.Site, r.Partition), func() error {
 		if err := checkNames("site", r.Site, "partition", r.Partition, "who", r.Who); err != nil {
 			return err
 		}
