@@ -30,6 +30,7 @@ type Config struct {
 
 	Auth     AuthConfig      `toml:"auth"`
 	Routing  RoutingConfig   `toml:"routing"`
+	Audit    AuditConfig     `toml:"audit"`
 	Sites    []SiteConfig    `toml:"site"`
 	Projects []ProjectConfig `toml:"project"`
 	Users    []UserConfig    `toml:"user"`
@@ -42,6 +43,13 @@ type AuthConfig struct {
 	TokenFile string `toml:"token_file"`
 	// Admins may use /v1/admin and act for any user.
 	Admins []string `toml:"admins"`
+}
+
+// AuditConfig locates the audit trail's HMAC key: a file outside the database
+// (default STATE_DIR/audit.key, created on first start; better on another
+// volume, readable only by the daemon).
+type AuditConfig struct {
+	KeyFile string `toml:"key_file"`
 }
 
 // RoutingConfig weighs the parts of a site's score (lower is better) among the

@@ -56,6 +56,11 @@ type Gateway struct {
 
 	metrics *metrics
 
+	auditKey  []byte
+	auditHead atomic.Pointer[AuditHead]
+	// auditBroken holds why the trail did not verify at start ("" when it did).
+	auditBroken atomic.Value
+
 	projMu   sync.RWMutex
 	projects map[string]*ProjectConfig // created at run time (the config's are in cfg)
 }
@@ -89,6 +94,24 @@ func Open(ctx context.Context, cfg *Config, log *slog.Logger) (*Gateway, error) 
 		ledger.Close()
 		return nil, err
 	}
+	keyFile := cfg.Audit.KeyFile
+	if keyFile == "" {
+		keyFile = filepath.Join(cfg.StateDir, "audit.key")
+	}
+	if g.auditKey, err = loadAuditKey(keyFile); err != nil {
+		ledger.Close()
+		return nil, err
+	}
+	g.auditBroken.Store("")
+	head, err := VerifyAudit(ctx, g.db, g.auditKey, nil)
+	if err != nil {
+		// Jobs must still be followed and charged: run, but say it loudly (log,
+		// health, metric).
+		g.auditBroken.Store(err.Error())
+		log.Error("audit trail does not verify", "err", err.Error())
+	}
+	g.auditHead.Store(&head)
+	log.Info("audit chain head", "audit_seq", head.Seq, "audit_mac", head.MAC)
 	g.metrics = newMetrics(g)
 	for i := range cfg.Sites {
 		s, err := newSite(&cfg.Sites[i], log, g.metrics.observer(cfg.Sites[i].Name))

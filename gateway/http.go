@@ -101,6 +101,9 @@ func (g *Gateway) routes() []route {
 			}},
 		{method: "POST", path: "/v1/admin/allocations", summary: "Grant core-hours to a project at a site (admins).",
 			body: api.Grant{}, reply: api.Balance{}, status: http.StatusCreated, handle: g.handleGrant},
+		{method: "GET", path: "/v1/admin/audit", summary: "The audit trail (admins): records after a sequence number, oldest first, each with its HMAC chained to the one before.",
+			query: []param{{"after", "integer", "records after this sequence number (default 0)"}, {"limit", "integer", "at most this many (default 500, at most 5000)"}},
+			reply: []api.AuditRecord{}, status: http.StatusOK, handle: g.handleAudit},
 		{method: "GET", path: "/v1/health", summary: "Status of the daemon and of each site (ok or degraded).", public: true,
 			reply: api.Health{}, status: http.StatusOK, handle: func(w http.ResponseWriter, r *http.Request, _ principal) error {
 				return writeJSON(w, http.StatusOK, g.health(r.Context()))
@@ -145,9 +148,39 @@ func (g *Gateway) Handler() http.Handler {
 	return mux
 }
 
+func (g *Gateway) handleAudit(w http.ResponseWriter, r *http.Request, p principal) error {
+	if !p.Admin {
+		return api.Errorf(api.CodeForbidden, "admin only")
+	}
+	q := r.URL.Query()
+	after, limit := int64(0), 500
+	if s := q.Get("after"); s != "" {
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || v < 0 {
+			return api.FieldErrorf(api.CodeInvalid, "after", "%q: want a sequence number", s)
+		}
+		after = v
+	}
+	if s := q.Get("limit"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 1 || v > 5000 {
+			return api.FieldErrorf(api.CodeInvalid, "limit", "%q: want 1 to 5000", s)
+		}
+		limit = v
+	}
+	recs, err := AuditRecords(r.Context(), g.db, after, limit)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, recs)
+}
+
 // health is GET /v1/health.
 func (g *Gateway) health(ctx context.Context) api.Health {
-	hl := api.Health{Status: "ok", Version: Version, Sites: map[string]string{}}
+	hl := api.Health{Status: "ok", Version: Version, Sites: map[string]string{}, Audit: "ok"}
+	if p := g.auditProblem(); p != "" {
+		hl.Status, hl.Audit = "degraded", p
+	}
 	for _, s := range g.siteList(ctx) {
 		if s.Reachable {
 			hl.Sites[s.Name] = "ok"
@@ -558,13 +591,29 @@ func (g *Gateway) handleGrant(w http.ResponseWriter, r *http.Request, p principa
 	if gr.Overdraft {
 		od = -1
 	}
-	a, err := g.ledger.CreateAllocation(r.Context(), accounting.NewAllocation{Project: gr.Project, Site: gr.Site,
+	tx, err := g.db.BeginTx(r.Context(), nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	na := accounting.NewAllocation{Project: gr.Project, Site: gr.Site,
 		SlurmAccount: pc.Accounts[gr.Site], StartsAt: start, EndsAt: end, Overdraft: od,
 		Grant: int64(math.Round(gr.CoreHours * 3600)), Who: p.User, Why: gr.Reason,
-		RequestID: r.Header.Get(api.HeaderIdempotencyKey)})
+		RequestID: r.Header.Get(api.HeaderIdempotencyKey)}
+	a, err := g.ledger.CreateAllocationTx(r.Context(), tx, na)
 	if err != nil {
 		return api.Errorf(api.CodeInvalid, "%v", err)
 	}
+	rec, err := g.audit(r.Context(), tx, p.User, "allocation.granted", gr.Project+"@"+gr.Site, map[string]any{
+		"allocation_id": a.ID, "core_seconds": na.Grant, "start": start.UTC(), "end": end.UTC(),
+		"overdraft": gr.Overdraft, "reason": gr.Reason})
+	if err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	g.announce(rec)
 	b, err := g.ledger.Balance(r.Context(), a.ID)
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sta-federation/sta-gateway/accounting"
@@ -149,9 +150,15 @@ func (g *Gateway) Submit(ctx context.Context, p principal, key string, req api.S
 		}
 	}
 	if pl == nil {
+		rec, err := g.audit(ctx, tx, p.User, "job.rejected", id, map[string]any{"project": req.Project,
+			"reason": j.Reason, "script_sha256": j.ScriptSHA256})
+		if err != nil {
+			return nil, err
+		}
 		if err := tx.Commit(); err != nil {
 			return nil, fmt.Errorf("record rejected job: %w", err)
 		}
+		g.announce(rec)
 		g.log.Info("job rejected", "job", id, "project", req.Project, "user", p.User, "reason", j.Reason)
 		g.metrics.submitted("", "rejected")
 		g.events.publish(id)
@@ -193,9 +200,16 @@ func (g *Gateway) Submit(ctx context.Context, p principal, key string, req api.S
 	if _, err := tx.ExecContext(ctx, `UPDATE gateway_jobs SET hold_core_seconds = ? WHERE id = ?`, hold.CoreSeconds, id); err != nil {
 		return nil, err
 	}
+	rec, err := g.audit(ctx, tx, p.User, "job.accepted", id, map[string]any{"project": req.Project, "site": j.Site,
+		"partition": j.Partition, "account": j.Account, "login": j.Login, "hold_core_seconds": hold.CoreSeconds,
+		"script_sha256": j.ScriptSHA256, "submitted_sha256": j.SubmittedSHA256, "args": j.Args})
+	if err != nil {
+		return nil, err
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("accept job: %w", err)
 	}
+	g.announce(rec)
 	g.metrics.submitted(j.Site, "accepted")
 	g.metrics.held(j.Site, len(ledgerIDs(j)), hold.CoreSeconds)
 	g.log.Info("job accepted", "job", id, "project", req.Project, "user", p.User, "site", j.Site,
@@ -409,9 +423,15 @@ func (g *Gateway) submitted(ctx context.Context, j *job, ref *slurm.JobRef) erro
 	if err := setState(ctx, tx, j, api.StatePending, "", now); err != nil {
 		return err
 	}
+	rec, err := g.audit(ctx, tx, "gateway", "job.submitted", j.ID, map[string]any{"site": j.Site, "cluster": j.Cluster,
+		"site_job_id": ref.JobID, "site_submit_time": ref.SubmitTime.UTC(), "login": j.Login})
+	if err != nil {
+		return err
+	}
 	if err := tx.Commit(); err != nil {
 		return err
 	}
+	g.announce(rec)
 	g.metrics.submitted(j.Site, "submitted")
 	g.log.Info("job submitted", "job", j.ID, "site", j.Site, "site_job_id", ref.JobID)
 	g.events.publish(j.ID)
@@ -453,9 +473,15 @@ func (g *Gateway) finishUnsubmitted(ctx context.Context, j *job, st api.JobState
 	if err := setState(ctx, tx, j, st, why, now); err != nil {
 		return err
 	}
+	rec, err := g.audit(ctx, tx, "gateway", "job."+strings.ToLower(string(st)), j.ID, map[string]any{"site": j.Site,
+		"reason": why, "released": "the whole hold"})
+	if err != nil {
+		return err
+	}
 	if err := tx.Commit(); err != nil {
 		return err
 	}
+	g.announce(rec)
 	g.events.publish(j.ID)
 	return nil
 }
@@ -471,6 +497,10 @@ func (g *Gateway) Cancel(ctx context.Context, p principal, id string) (api.Job, 
 		return g.render(ctx, j), nil
 	}
 	if _, err := g.db.ExecContext(ctx, `UPDATE gateway_jobs SET cancel_requested = 1 WHERE id = ?`, id); err != nil {
+		return api.Job{}, err
+	}
+	if err := g.auditAlone(ctx, p.User, "job.cancel_requested", id, map[string]any{"site": j.Site,
+		"site_job_id": j.SiteJobID, "state": j.State}); err != nil {
 		return api.Job{}, err
 	}
 	if j.SiteJobID != "" {

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -129,12 +130,20 @@ var (
 		"Usable nodes with no CPU allocated, from the poller's last node read.", []string{"site"}, nil)
 	pendingDesc = prometheus.NewDesc("sta_gateway_site_pending_jobs",
 		"Pending jobs in the site's queue (all users; only with a monitor login).", []string{"site"}, nil)
+	auditSeqDesc = prometheus.NewDesc("sta_gateway_audit_head_seq",
+		"Sequence number of the audit trail's last record.", nil, nil)
+	auditHeadDesc = prometheus.NewDesc("sta_gateway_audit_head_info",
+		"The audit trail's head: 1, with its sequence number and MAC in labels (compare with sta-gateway audit verify --head).",
+		[]string{"seq", "mac"}, nil)
+	auditOKDesc = prometheus.NewDesc("sta_gateway_audit_verified",
+		"1 when the audit trail verified at start, 0 when it did not (see the log).", nil, nil)
 	scrapeErrDesc = prometheus.NewDesc("sta_gateway_metrics_scrape_errors",
 		"1 when the database could not be read for this scrape.", nil, nil)
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{jobsDesc, reachableDesc, unreachableJobsDesc, freeNodesDesc, pendingDesc, scrapeErrDesc} {
+	for _, d := range []*prometheus.Desc{jobsDesc, reachableDesc, unreachableJobsDesc, freeNodesDesc, pendingDesc, scrapeErrDesc,
+		auditSeqDesc, auditHeadDesc, auditOKDesc} {
 		ch <- d
 	}
 }
@@ -148,6 +157,15 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		c.g.log.Warn("metrics: read jobs", "err", err.Error())
 	}
 	ch <- prometheus.MustNewConstMetric(scrapeErrDesc, prometheus.GaugeValue, failed)
+	if h := c.g.auditHead.Load(); h != nil {
+		ch <- prometheus.MustNewConstMetric(auditSeqDesc, prometheus.GaugeValue, float64(h.Seq))
+		ch <- prometheus.MustNewConstMetric(auditHeadDesc, prometheus.GaugeValue, 1, strconv.FormatInt(h.Seq, 10), h.MAC)
+	}
+	ok := 1.0
+	if c.g.auditProblem() != "" {
+		ok = 0
+	}
+	ch <- prometheus.MustNewConstMetric(auditOKDesc, prometheus.GaugeValue, ok)
 	for _, s := range sortedSites(c.g.sites) {
 		reachable, _, _, _ := s.status()
 		v := 0.0

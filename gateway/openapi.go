@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/json"
 	"net/http"
 	"reflect"
 	"regexp"
@@ -102,12 +103,17 @@ func operationID(method, path string) string {
 	return strings.ToLower(method) + "_" + strings.Trim(p, "_")
 }
 
-var timeType = reflect.TypeOf(time.Time{})
+var (
+	timeType    = reflect.TypeOf(time.Time{})
+	rawJSONType = reflect.TypeOf(json.RawMessage{})
+)
 
 // schemaOf returns the JSON Schema of t; named structs go to schemas and are
 // referenced.
 func schemaOf(t reflect.Type, schemas map[string]any) map[string]any {
 	switch {
+	case t == rawJSONType:
+		return map[string]any{"description": "any JSON value"}
 	case t == timeType:
 		return map[string]any{"type": "string", "format": "date-time"}
 	case t == reflect.TypeOf(api.JobState("")):

@@ -169,6 +169,8 @@ func TestOpenAPIInStepWithHandlers(t *testing.T) {
 	check("GET", "/v1/balance?project=climate", "alice", nil, 200)
 	check("GET", "/v1/whoami", "admin", nil, 200)
 	check("GET", "/v1/admin/projects", "admin", nil, 200)
+	check("GET", "/v1/admin/audit", "admin", nil, 200)
+	check("GET", "/v1/admin/audit?limit=0", "admin", nil, 400)
 	check("GET", "/v1/health", "", nil, 200)
 	check("GET", "/healthz", "", nil, 200)
 	check("GET", "/readyz", "", nil, 503) // no site configured: not ready

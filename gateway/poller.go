@@ -395,9 +395,16 @@ func (g *Gateway) settle(ctx context.Context, j *job, rows []slurm.AcctJob) erro
 	if err := setState(ctx, tx, j, state, "", end); err != nil {
 		return err
 	}
+	rec, err := g.audit(ctx, tx, "gateway", "job.settled", j.ID, map[string]any{"site": j.Site, "site_job_id": j.SiteJobID,
+		"state": state, "cpu_seconds": cpu, "charged_core_seconds": st.Charge.CoreSeconds,
+		"released_core_seconds": st.Release.CoreSeconds})
+	if err != nil {
+		return err
+	}
 	if err := tx.Commit(); err != nil {
 		return err
 	}
+	g.announce(rec)
 	g.metrics.chargedJob(j.Site, st.Charge.CoreSeconds)
 	g.log.Info("job settled", "job", j.ID, "site", j.Site, "site_job_id", j.SiteJobID, "state", string(state),
 		"cpu_seconds", cpu, "charged_core_seconds", st.Charge.CoreSeconds, "released_core_seconds", st.Release.CoreSeconds)
@@ -596,9 +603,17 @@ func (g *Gateway) settleArray(ctx context.Context, j *job, rows []slurm.AcctJob)
 			tx.Rollback()
 			return err
 		}
+		rec, err := g.audit(ctx, tx, "gateway", "job.task_settled", j.ID+"_"+id, map[string]any{"site": j.Site,
+			"site_job_id": j.SiteJobID + "_" + id, "state": last.State, "cpu_seconds": cpu,
+			"charged_core_seconds": st.Charge.CoreSeconds, "released_core_seconds": st.Release.CoreSeconds})
+		if err != nil {
+			tx.Rollback()
+			return err
+		}
 		if err := tx.Commit(); err != nil {
 			return err
 		}
+		g.announce(rec)
 		g.metrics.chargedJob(j.Site, st.Charge.CoreSeconds)
 		t.Settled, t.State, t.CoreSeconds = true, api.JobState(last.State), st.Charge.CoreSeconds
 		ec, es := last.ExitCode, last.ExitSignal
@@ -647,9 +662,15 @@ func (g *Gateway) settleArray(ctx context.Context, j *job, rows []slurm.AcctJob)
 	if err := setState(ctx, tx, j, state, "", end); err != nil {
 		return err
 	}
+	rec, err := g.audit(ctx, tx, "gateway", "job.settled", j.ID, map[string]any{"site": j.Site, "site_job_id": j.SiteJobID,
+		"state": state, "tasks": len(ts), "charged_core_seconds": total})
+	if err != nil {
+		return err
+	}
 	if err := tx.Commit(); err != nil {
 		return err
 	}
+	g.announce(rec)
 	g.log.Info("array settled", "job", j.ID, "site", j.Site, "site_job_id", j.SiteJobID, "tasks", len(ts),
 		"state", string(state), "charged_core_seconds", total)
 	g.events.publish(j.ID)

@@ -119,9 +119,14 @@ func (g *Gateway) CreateProject(ctx context.Context, p principal, ap api.Project
 	if _, err := g.ledger.CreateProjectTx(ctx, tx, accounting.NewProject{Name: ap.Name, Who: p.User}); err != nil {
 		return api.Project{}, fmt.Errorf("ledger: %w", err)
 	}
+	rec, err := g.audit(ctx, tx, p.User, "project.created", ap.Name, ap)
+	if err != nil {
+		return api.Project{}, err
+	}
 	if err := tx.Commit(); err != nil {
 		return api.Project{}, err
 	}
+	g.announce(rec)
 	g.projMu.Lock()
 	g.projects[ap.Name] = &ProjectConfig{Name: ap.Name, Members: ap.Members, Jurisdictions: ap.Jurisdictions, Accounts: ap.Accounts}
 	g.projMu.Unlock()

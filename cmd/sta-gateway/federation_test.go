@@ -462,4 +462,35 @@ func TestTopologyAwareJob(t *testing.T) {
 	if strings.Join(rankfile, "\n") != strings.Join(wantRF, "\n") {
 		t.Errorf("rankfile:\n%s\nwant:\n%s", strings.Join(rankfile, "\n"), strings.Join(wantRF, "\n"))
 	}
+
+	// The audit trail holds the job's life, and the daemon's binary verifies
+	// it against the head the metrics exported.
+	var recs []api.AuditRecord
+	if code := d.do("GET", "/v1/admin/audit", "admin", nil, &recs); code != 200 {
+		t.Fatalf("GET /v1/admin/audit: %d", code)
+	}
+	var actions []string
+	for _, r := range recs {
+		if r.Subject == j.ID {
+			actions = append(actions, r.Action)
+		}
+	}
+	if strings.Join(actions, ",") != "job.accepted,job.submitted,job.settled" {
+		t.Errorf("audit records of %s: %v", j.ID, actions)
+	}
+	var head string
+	for k := range scrapeMetrics(t, d) {
+		if m := regexp.MustCompile(`^sta_gateway_audit_head_info\{mac="([0-9a-f]{64})",seq="(\d+)"\}$`).FindStringSubmatch(k); m != nil {
+			head = m[2] + ":" + m[1]
+		}
+	}
+	if head == "" {
+		t.Fatal("no sta_gateway_audit_head_info in the metrics")
+	}
+	d.stop()
+	verified, err := exec.Command(mustBinary(t), "audit", "verify", "--config", d.config, "--head", head).CombinedOutput()
+	if err != nil || !strings.Contains(string(verified), "audit trail ok") {
+		t.Fatalf("sta-gateway audit verify --head %s: %v\n%s", head, err, verified)
+	}
+	t.Logf("%s", verified)
 }

@@ -30,12 +30,14 @@
 //	POST /v1/admin/projects           Project -> Project
 //	GET  /v1/admin/projects           -> []Project
 //	POST /v1/admin/allocations        Grant -> Balance
+//	GET  /v1/admin/audit?after=&limit= -> []AuditRecord
 //
 // JSON follows ARCHITECTURE.md: lists are arrays, ids are strings, times RFC 3339
 // UTC, core_seconds an integer and core_hours a number. Fields are only ever added.
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -443,6 +445,21 @@ type Health struct {
 	Status  string            `json:"status"` // ok, degraded
 	Version string            `json:"version"`
 	Sites   map[string]string `json:"sites"` // site -> ok or its last error
+	// Audit is "ok", or why the audit trail did not verify at start.
+	Audit string `json:"audit,omitempty"`
+}
+
+// AuditRecord is one record of the audit trail (GET /v1/admin/audit). MAC is
+// HMAC-SHA256 over the previous record's MAC and this record's fields, with a
+// key the database does not hold.
+type AuditRecord struct {
+	Seq     int64           `json:"seq"`
+	At      time.Time       `json:"at"`
+	Actor   string          `json:"actor"`
+	Action  string          `json:"action"`
+	Subject string          `json:"subject"`
+	Detail  json.RawMessage `json:"detail"`
+	MAC     string          `json:"mac"`
 }
 
 // Project is a project as an admin manages it.
