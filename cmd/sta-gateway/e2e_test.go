@@ -94,17 +94,27 @@ func startDaemon(t *testing.T, env *devsites.Env) *daemon {
 // startDaemonWith is startDaemon with extra top-level configuration lines.
 func startDaemonWith(t *testing.T, env *devsites.Env, extra string) *daemon {
 	t.Helper()
+	return startDaemonEdit(t, env, func(cfg []byte) []byte {
+		if extra == "" {
+			return cfg
+		}
+		return append([]byte(extra+"\n"), cfg...)
+	})
+}
+
+// startDaemonEdit starts the daemon on the dev sites' configuration as edit
+// rewrites it.
+func startDaemonEdit(t *testing.T, env *devsites.Env, edit func([]byte) []byte) *daemon {
+	t.Helper()
 	dir := t.TempDir()
 	addr := freeAddr(t)
 	cfg := env.WriteGatewayConfig(t, dir, addr, testToken, "1s")
-	if extra != "" {
-		b, err := os.ReadFile(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(cfg, append([]byte(extra+"\n"), b...), 0o600); err != nil {
-			t.Fatal(err)
-		}
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, edit(b), 0o600); err != nil {
+		t.Fatal(err)
 	}
 	d := &daemon{t: t, url: "http://" + addr, config: cfg, log: &bytes.Buffer{}, logMu: &sync.Mutex{}, dir: dir}
 	d.start()

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -26,27 +24,7 @@ import (
 // appended to the dev sites' configuration.
 func startDaemonTables(t *testing.T, env *devsites.Env, tables string) *daemon {
 	t.Helper()
-	dir := t.TempDir()
-	addr := freeAddr(t)
-	cfg := env.WriteGatewayConfig(t, dir, addr, testToken, "1s")
-	b, err := os.ReadFile(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(cfg, append(b, []byte("\n"+tables+"\n")...), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	d := &daemon{t: t, url: "http://" + addr, config: cfg, log: &bytes.Buffer{}, logMu: &sync.Mutex{}, dir: dir}
-	d.start()
-	t.Cleanup(func() {
-		d.stop()
-		if t.Failed() {
-			d.logMu.Lock()
-			t.Logf("daemon log:\n%s", tail(d.log.String(), 60))
-			d.logMu.Unlock()
-		}
-	})
-	return d
+	return startDaemonEdit(t, env, func(cfg []byte) []byte { return append(cfg, []byte("\n"+tables+"\n")...) })
 }
 
 func (d *daemon) explain(user, id string) api.Decision {
