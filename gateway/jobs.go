@@ -77,6 +77,11 @@ func (g *Gateway) Submit(ctx context.Context, p principal, key string, req api.S
 	if err != nil {
 		return nil, err
 	}
+	if pl == nil && notPolledYet(dec) {
+		// Right after start: a site the request could go to has not answered a
+		// poll yet. Not a verdict on the job: the client may retry.
+		return nil, api.Errorf(api.CodeUnavailable, "the gateway has just started and has not heard from every site yet: retry in a few seconds (%s)", noSiteMessage(dec))
+	}
 	if pl == nil && req.DryRun {
 		return nil, &api.Error{Code: api.CodeNoSite, Message: noSiteMessage(dec)}
 	}

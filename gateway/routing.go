@@ -105,6 +105,20 @@ func (g *Gateway) plan(ctx context.Context, p principal, req api.SubmitRequest) 
 	return best, dec, nil
 }
 
+// notPolledYet reports whether a site was excluded only because the poller has
+// not reached it since the daemon started.
+func notPolledYet(dec *api.Decision) bool {
+	for _, c := range dec.Candidates {
+		if !c.Eligible && len(c.Reasons) == 1 && c.Reasons[0] == "site unreachable: "+notPolled {
+			return true
+		}
+	}
+	return false
+}
+
+// notPolled is the reason of a site the poller has not reached yet.
+const notPolled = "not polled yet"
+
 // noSiteMessage lists every site's reason for a decision with no site.
 func noSiteMessage(dec *api.Decision) string {
 	var parts []string
@@ -168,7 +182,7 @@ func (g *Gateway) fit(ctx context.Context, s *site, pc *ProjectConfig, uc *UserC
 	reachable, lastErr, _, _ := s.status()
 	if !reachable {
 		if lastErr == "" {
-			lastErr = "not polled yet"
+			lastErr = notPolled
 		}
 		return no("site unreachable: %s", lastErr)
 	}
