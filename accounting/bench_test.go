@@ -188,9 +188,10 @@ func benchCycle(b *testing.B, l *accounting.Ledger, now time.Time) {
 		return err
 	}
 	var ledgerTime, rawTime, smallTime time.Duration
-	// Job ids that grow, as the gateway's do (its ids start with the time of
-	// acceptance): each job's rows land at the end of the ledger's b-trees.
-	prefix := fmt.Sprintf("cycle-%d-", time.Now().UnixNano())
+	// Job ids that grow, as the gateway's do (they start with the time of
+	// acceptance): each new job's rows land after the older jobs' (the
+	// loaded ones are j00000000...), at the end of the ledger's b-trees.
+	prefix := fmt.Sprintf("j%d-", time.Now().UnixNano())
 	i := 0
 	for b.Loop() {
 		job := fmt.Sprintf("%s%09d", prefix, i)

@@ -279,3 +279,21 @@ func TestOnlineBackup(t *testing.T) {
 }
 
 func jobName(i int) string { return "job-" + strconv.Itoa(i) }
+
+// Verify catches a job row that names the wrong entry as its charge (the ids
+// are set once, by the triggers, but plain SQL can set one that is unset).
+func TestVerifyDetectsAJobNamingAnotherEntry(t *testing.T) {
+	f := MustFixture(t, 100*accounting.CoreHour, accounting.NoOverdraft)
+	ctx := t.Context()
+	h := MustHold(t, f.l, hold("j1", 1, time.Hour))
+	MustVerify(t, f.l)
+	if _, err := f.l.DB().ExecContext(ctx, `UPDATE acct_jobs SET charge_entry_id = ? WHERE job_id = 'j1'`, h.EntryID); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.l.Verify(ctx); !errors.Is(err, accounting.ErrInconsistent) {
+		t.Fatalf("Verify = %v, want ErrInconsistent", err)
+	}
+	if _, err := f.l.DB().ExecContext(ctx, `UPDATE acct_jobs SET charge_entry_id = NULL WHERE job_id = 'j1'`); err == nil {
+		t.Fatal("a job's charge entry id was unset")
+	}
+}

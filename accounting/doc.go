@@ -25,7 +25,8 @@
 //     in force when the job ended, on the allocation covering that time and
 //     in that month; the charge may exceed the hold, and the overrun is
 //     booked and reported (Overruns). ReleaseJob gives back the rest of the
-//     hold. Both are idempotent per job (unique indexes on the entries).
+//     hold. Both are idempotent per job (a job's row names its one hold,
+//     charge and release entries, set once by triggers).
 //     A job that never ran is only released.
 //  4. Refund and Adjust correct afterwards; they never rewrite an entry.
 //

@@ -41,7 +41,7 @@ func (l *Ledger) OpenHolds(ctx context.Context, placedBefore time.Time) ([]OpenH
 		SELECT `+jobColsJ+`, coalesce(c.from_hold, -1)
 		FROM acct_open_holds o
 		JOIN acct_jobs j ON j.job_id = o.job_id
-		LEFT JOIN acct_entries c ON c.job_id = o.job_id AND c.kind = 'charge'
+		LEFT JOIN acct_entries c ON c.entry_id = j.charge_entry_id
 		WHERE o.held_at < ?
 		ORDER BY o.held_at, o.job_id`, placedBefore.Unix())
 	if err != nil {

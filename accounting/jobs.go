@@ -318,35 +318,49 @@ type jobState struct {
 	release *Entry
 }
 
-// loadJobState reads a job and its charge and release in one statement
+// loadJobState reads a job, and its charge and release if it has them
 // (ErrNotFound if the job has no hold).
 func loadJobState(ctx context.Context, q querier, jobID string) (jobState, error) {
 	var st jobState
 	j := &st.job
-	var cID, cAlloc, cAmount, cFrom, cOver, cCPU, cRate, cMonth, cAt, rID, rAmount, rAt sql.NullInt64
-	err := q.QueryRowContext(ctx, `SELECT `+jobColsJ+`,
-		       c.entry_id, c.allocation_id, c.amount, c.from_hold, c.overrun, c.cpu_seconds, c.rate, c.month, c.at,
-		       r.entry_id, r.amount, r.at
-		FROM acct_jobs j
-		LEFT JOIN acct_entries c ON c.job_id = j.job_id AND c.kind = 'charge'
-		LEFT JOIN acct_entries r ON r.job_id = j.job_id AND r.kind = 'release'
-		WHERE j.job_id = ?`, jobID).Scan(&j.JobID, &j.Tag, &j.AllocationID, &j.Project, &j.Site, &j.Partition, &j.User,
+	var chargeID, releaseID sql.NullInt64
+	err := q.QueryRowContext(ctx, `SELECT `+jobCols+`, charge_entry_id, release_entry_id FROM acct_jobs WHERE job_id = ?`,
+		jobID).Scan(&j.JobID, &j.Tag, &j.AllocationID, &j.Project, &j.Site, &j.Partition, &j.User,
 		&j.Nodes, &j.CPUsPerNode, &j.TimeLimit, &j.Rate, &j.HoldAmount, &j.HeldAt, &j.Cluster, &j.SiteJobID,
-		&cID, &cAlloc, &cAmount, &cFrom, &cOver, &cCPU, &cRate, &cMonth, &cAt, &rID, &rAmount, &rAt)
+		&chargeID, &releaseID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return jobState{}, notFoundf("job %q has no hold", jobID)
 	}
 	if err != nil {
 		return jobState{}, fmt.Errorf("job %q: %w", jobID, err)
 	}
-	if cID.Valid {
-		st.charge = &Entry{ID: cID.Int64, Kind: KindCharge, AllocationID: cAlloc.Int64, JobID: jobID, CoreSeconds: cAmount.Int64,
-			CoreHours: hours(cAmount.Int64), FromHoldCoreSeconds: cFrom.Int64, OverrunCoreSeconds: cOver.Int64,
-			CPUSeconds: cCPU.Int64, Rate: cRate.Int64, Month: Month(cMonth.Int64), At: fromUnix(cAt.Int64)}
+	if !chargeID.Valid && !releaseID.Valid {
+		return st, nil
 	}
-	if rID.Valid {
-		st.release = &Entry{ID: rID.Int64, Kind: KindRelease, AllocationID: j.AllocationID, JobID: jobID,
-			CoreSeconds: rAmount.Int64, CoreHours: hours(rAmount.Int64), At: fromUnix(rAt.Int64)}
+	rows, err := q.QueryContext(ctx, `SELECT entry_id, kind, allocation_id, amount, from_hold, overrun, cpu_seconds, rate, month, at
+		FROM acct_entries WHERE entry_id IN (?, ?)`, chargeID, releaseID)
+	if err != nil {
+		return jobState{}, fmt.Errorf("job %q: %w", jobID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e := Entry{JobID: jobID}
+		var kind string
+		var month, at int64
+		if err := rows.Scan(&e.ID, &kind, &e.AllocationID, &e.CoreSeconds, &e.FromHoldCoreSeconds, &e.OverrunCoreSeconds,
+			&e.CPUSeconds, &e.Rate, &month, &at); err != nil {
+			return jobState{}, fmt.Errorf("job %q: %w", jobID, err)
+		}
+		e.Kind, e.Month, e.At, e.CoreHours = Kind(kind), Month(month), fromUnix(at), hours(e.CoreSeconds)
+		switch e.Kind {
+		case KindCharge:
+			st.charge = &e
+		case KindRelease:
+			st.release = &e
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return jobState{}, fmt.Errorf("job %q: %w", jobID, err)
 	}
 	return st, nil
 }
@@ -724,26 +738,30 @@ func jobEntry(ctx context.Context, q querier, jobID string, kind Kind) (Entry, e
 	return es[0], nil
 }
 
-// jobKindWhere selects a job's entries of one kind. The kind is written
-// literally so that SQLite uses the partial index of that kind.
+// jobKindWhere selects a job's entries of one kind: the hold, charge or
+// release its row names, or its refunds (through their index).
 func jobKindWhere(kind Kind) string {
 	switch kind {
-	case KindHold, KindCharge, KindRelease, KindRefund:
-		return `WHERE e.job_id = ? AND e.kind = '` + string(kind) + `'`
+	case KindHold, KindCharge, KindRelease:
+		return `WHERE e.entry_id = (SELECT ` + string(kind) + `_entry_id FROM acct_jobs WHERE job_id = ?)`
+	case KindRefund:
+		return `WHERE e.job_id = ? AND e.kind = 'refund'`
 	}
 	return `WHERE e.job_id = ? AND 0` // grants and adjustments have no job
 }
 
 // jobEntries are all the entries of a job, in booking order.
 func jobEntries(ctx context.Context, q querier, jobID string) ([]Entry, error) {
-	var all []Entry
-	for _, k := range []Kind{KindHold, KindCharge, KindRelease, KindRefund} {
-		es, err := queryEntries(ctx, q, jobKindWhere(k), jobID)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, es...)
+	es, err := queryEntries(ctx, q, `WHERE e.entry_id IN ((SELECT hold_entry_id FROM acct_jobs WHERE job_id = ?1),
+		(SELECT charge_entry_id FROM acct_jobs WHERE job_id = ?1), (SELECT release_entry_id FROM acct_jobs WHERE job_id = ?1))`, jobID)
+	if err != nil {
+		return nil, err
 	}
+	refunds, err := queryEntries(ctx, q, jobKindWhere(KindRefund), jobID)
+	if err != nil {
+		return nil, err
+	}
+	all := append(es, refunds...)
 	slices.SortFunc(all, func(a, b Entry) int { return cmp.Compare(a.ID, b.ID) })
 	return all, nil
 }

@@ -322,7 +322,7 @@ func TestChargeAndReleaseAreIdempotent(t *testing.T) {
 	}
 	// Even raw SQL cannot add a second charge for the job.
 	if _, err := f.l.DB().ExecContext(ctx, `INSERT INTO acct_entries (kind, allocation_id, job_id, amount, month, at, recorded_at, who)
-		VALUES ('charge', ?, 'j1', 1, 202603, 0, 0, 'x')`, f.alloc.ID); err == nil || !strings.Contains(err.Error(), "UNIQUE") {
+		VALUES ('charge', ?, 'j1', 1, 202603, 0, 0, 'x')`, f.alloc.ID); err == nil || !strings.Contains(err.Error(), "at most one hold, one charge and one release") {
 		t.Errorf("raw second charge: %v", err)
 	}
 }

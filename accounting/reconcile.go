@@ -211,9 +211,16 @@ func (l *Ledger) Reconcile(ctx context.Context, req ReconcileRequest) (Reconcili
 		}
 	}
 
+	// The jobs held at the site in the period, found through their hold
+	// entries (on the job's allocation, at the job's held_at).
 	rows, err := l.db.QueryContext(ctx, `SELECT `+jobColsJ+`, coalesce(c.amount, -1)
-		FROM acct_jobs j LEFT JOIN acct_entries c ON c.job_id = j.job_id AND c.kind = 'charge'
-		WHERE j.site = ? AND j.held_at >= ? AND j.held_at < ? ORDER BY j.held_at, j.job_id`,
+		FROM acct_allocations a
+		JOIN acct_entries h INDEXED BY acct_entries_by_allocation
+		     ON h.allocation_id = a.allocation_id AND h.at >= ?2 AND h.at < ?3 AND h.kind = 'hold'
+		JOIN acct_jobs j ON j.job_id = h.job_id
+		LEFT JOIN acct_entries c ON c.entry_id = j.charge_entry_id
+		WHERE a.site = ?1 AND j.site = ?1 AND j.held_at >= ?2 AND j.held_at < ?3
+		ORDER BY j.held_at, j.job_id`,
 		req.Site, out.From.Unix(), out.To.Unix())
 	if err != nil {
 		return Reconciliation{}, fmt.Errorf("accounting: reconcile: %w", err)

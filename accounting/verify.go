@@ -33,9 +33,7 @@ usage AS (
     GROUP BY e.month, j.project, j.site, j.slurm_partition, j.user_name
 ),
 open_holds AS (
-    SELECT h.job_id, j.held_at FROM acct_entries h JOIN acct_jobs j ON j.job_id = h.job_id
-    WHERE h.kind = 'hold'
-      AND NOT EXISTS (SELECT 1 FROM acct_entries r WHERE r.job_id = h.job_id AND r.kind = 'release')
+    SELECT j.job_id, j.held_at FROM acct_jobs j WHERE j.release_entry_id IS NULL
 )
 SELECT 'balance of allocation ' || a.allocation_id || ': cache ' ||
        b.granted || '/' || b.adjusted || '/' || b.held || '/' || b.charged || '/' || b.refunded || '/' || b.overrun ||
@@ -60,21 +58,39 @@ SELECT 'open hold only in the entries: job ' || job_id FROM (SELECT * FROM open_
 UNION ALL
 SELECT 'open hold only in the cache: job ' || job_id FROM (SELECT * FROM acct_open_holds EXCEPT SELECT * FROM open_holds)
 UNION ALL
-SELECT 'job ' || j.job_id || ' holds ' || j.hold_amount || ' but its hold entry is ' || coalesce(h.amount, 'missing')
-FROM acct_jobs j LEFT JOIN acct_entries h ON h.job_id = j.job_id AND h.kind = 'hold'
-WHERE h.amount IS NOT j.hold_amount
+SELECT 'job ' || j.job_id || ' holds ' || j.hold_amount || ' on allocation ' || j.allocation_id || ' at ' || j.held_at ||
+       ' but its hold entry ' || coalesce(j.hold_entry_id, '(none)') || ' is ' ||
+       coalesce(h.kind || ' of job ' || h.job_id || ': ' || h.amount || ' on allocation ' || h.allocation_id || ' at ' || h.at, 'missing')
+FROM acct_jobs j LEFT JOIN acct_entries h ON h.entry_id = j.hold_entry_id
+WHERE h.kind IS NOT 'hold' OR h.job_id IS NOT j.job_id OR h.amount IS NOT j.hold_amount
+   OR h.allocation_id IS NOT j.allocation_id OR h.at IS NOT j.held_at
+UNION ALL
+SELECT 'job ' || j.job_id || ' names entry ' || j.charge_entry_id || ' as its charge, which is not'
+FROM acct_jobs j LEFT JOIN acct_entries c ON c.entry_id = j.charge_entry_id
+WHERE j.charge_entry_id IS NOT NULL AND (c.kind IS NOT 'charge' OR c.job_id IS NOT j.job_id)
+UNION ALL
+SELECT 'job ' || j.job_id || ' names entry ' || j.release_entry_id || ' as its release, which is not'
+FROM acct_jobs j LEFT JOIN acct_entries r ON r.entry_id = j.release_entry_id
+WHERE j.release_entry_id IS NOT NULL AND (r.kind IS NOT 'release' OR r.job_id IS NOT j.job_id)
+UNION ALL
+SELECT 'entry ' || e.entry_id || ', a ' || e.kind || ' of job ' || e.job_id || ', is not the one its job names'
+FROM acct_entries e JOIN acct_jobs j ON j.job_id = e.job_id
+WHERE e.kind IN ('hold', 'charge', 'release')
+  AND e.entry_id IS NOT CASE e.kind WHEN 'hold' THEN j.hold_entry_id WHEN 'charge' THEN j.charge_entry_id
+                                    ELSE j.release_entry_id END
 UNION ALL
 SELECT 'job ' || j.job_id || ' has a negative outstanding hold'
 FROM acct_jobs j
 WHERE j.hold_amount
-      - coalesce((SELECT from_hold FROM acct_entries c WHERE c.job_id = j.job_id AND c.kind = 'charge'), 0)
-      - coalesce((SELECT amount FROM acct_entries r WHERE r.job_id = j.job_id AND r.kind = 'release'), 0) < 0
+      - coalesce((SELECT from_hold FROM acct_entries c WHERE c.entry_id = j.charge_entry_id), 0)
+      - coalesce((SELECT amount FROM acct_entries r WHERE r.entry_id = j.release_entry_id), 0) < 0
 LIMIT 100`
 
 // Verify recomputes the caches (balances per allocation, usage per month,
-// open holds) from the entries and checks that they agree, and that every
-// job's hold matches its entries. It returns nil, or an error wrapping
-// ErrInconsistent that lists the first differences. It reads one snapshot,
+// open holds) from the entries and checks that they agree, that every job's
+// hold matches its entries, and that the entry ids a job's row names are its
+// hold, charge and release, the only ones it has. It returns nil, or an
+// error wrapping ErrInconsistent that lists the first differences. It reads one snapshot,
 // so it may run while the ledger is written; on a million jobs it takes a
 // few seconds.
 func (l *Ledger) Verify(ctx context.Context) error { return Verify(ctx, l.db) }
