@@ -115,4 +115,8 @@ curl -fsS "$STACLI_GATEWAY/metrics" | grep -E '^sta_gateway_(submissions_total|j
 printf '$ curl -fsS %s/v1/openapi.json | python3 -c ...\n' "$STACLI_GATEWAY"
 curl -fsS "$STACLI_GATEWAY/v1/openapi.json" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["openapi"], len(d["paths"]), "paths:", ", ".join(sorted(d["paths"])))'
 
+step "9. The audit trail: every change chained by an HMAC whose key is outside the database"
+HEAD=$(curl -fsS "$STACLI_GATEWAY/metrics" | sed -n 's/^sta_gateway_audit_head_info{mac="\([0-9a-f]*\)",seq="\([0-9]*\)"} 1$/\2:\1/p')
+run "$WORK/sta-gateway" audit verify --config "$WORK/sta-gateway.toml" --head "$HEAD"
+
 step "Done. The daemon's log is in $WORK/sta-gateway.log"
