@@ -591,4 +591,13 @@ func gatewayScenarios(t *testing.T, b backend) {
 		b.cli(t, "STACLI_GATEWAY="+closedPort(t)).run("job", "status", "x").check(t, 6, nil, []string{"unreachable"})
 		c.run("submit", exit3, "--jurisdiction", "DE").check(t, 1, nil, []string{"was rejected: no site may and can run", "stacli job explain"})
 	})
+
+	if b.user != "" { // the real daemon (the fake has no audit trail)
+		t.Run("admin audit trail", func(t *testing.T) {
+			b.cli(t, "STACLI_USER=admin").run("admin", "audit", "--json").check(t, 0,
+				[]string{`"action": "job.accepted"`, `"action": "job.submitted"`, `"action": "job.settled"`, `"action": "job.rejected"`, `"mac": "`}, nil)
+			b.cli(t, "STACLI_USER=admin").run("admin", "audit", "--after", "1", "--limit", "2").check(t, 0, []string{"SEQ", "job.submitted"}, nil)
+			c.run("admin", "audit").check(t, 4, nil, []string{"admin only"})
+		})
+	}
 }

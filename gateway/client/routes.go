@@ -228,3 +228,20 @@ func nonNil[T any](s []T) []T {
 	}
 	return s
 }
+
+// Audit lists audit records after seq, oldest first, at most limit (0: the
+// gateway's default) (GET /v1/admin/audit; admins only).
+func (c *Client) Audit(ctx context.Context, after int64, limit int) ([]api.AuditRecord, error) {
+	q := url.Values{}
+	if after > 0 {
+		q.Set("after", strconv.FormatInt(after, 10))
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	var recs []api.AuditRecord
+	if err := c.do(ctx, call{op: "audit", method: http.MethodGet, path: "/admin/audit", query: q, out: &recs}); err != nil {
+		return nil, err
+	}
+	return nonNil(recs), nil
+}

@@ -26,7 +26,7 @@ func NewCmdAdmin(f *cmdutil.Factory) *cobra.Command {
 	project.AddCommand(NewCmdProjectCreate(f, nil), NewCmdProjectList(f, nil))
 	alloc := cmdutil.NewGroup("allocation <command>", "Grant allocations of core-hours", `  stacli admin allocation grant --project climate-ca --site ca-hydro --core-hours 50000 --start 2026-01-01 --end 2027-01-01`)
 	alloc.AddCommand(NewCmdGrant(f, nil))
-	cmd.AddCommand(project, alloc)
+	cmd.AddCommand(project, alloc, NewCmdAudit(f, nil))
 	return cmd
 }
 
