@@ -472,3 +472,73 @@ func TestTopologyAwareJob(t *testing.T) {
 	}
 	t.Logf("%s", verified)
 }
+
+// TestExpectedWaitSteersJobs: with ca-hydro's four nodes held by hour-long
+// exclusive jobs, the site view's expected start there is about an hour, which
+// outweighs its cleaner power at the default weights: a fusion job goes to
+// de-hpc, and the decision says why. Once they are cancelled it goes back.
+func TestExpectedWaitSteersJobs(t *testing.T) {
+	env := devsites.Load(t)
+	d := startDaemon(t, env)
+	fusion := api.SubmitRequest{Script: "#!/bin/bash\n#SBATCH --time=1\nhostname\n", Project: "fusion", DryRun: true}
+	if j, code, aerr := d.submit("bob", fusion, ""); aerr != nil || code != 200 || j.Site != "ca-hydro" {
+		t.Fatalf("idle federation: %d %+v site %q; want ca-hydro (cleaner power)", code, aerr, j.Site)
+	}
+	var busy []string
+	for range 4 {
+		j, code, aerr := d.submit("alice", api.SubmitRequest{Script: "#!/bin/bash\n#SBATCH --exclusive\n#SBATCH --time=60\nsleep 600\n",
+			Project: "climate-ca"}, "")
+		if aerr != nil || code != http.StatusCreated || j.Site != "ca-hydro" {
+			t.Fatalf("filler job: %d %+v %+v", code, aerr, j)
+		}
+		busy = append(busy, j.ID)
+	}
+	t.Cleanup(func() {
+		for _, id := range busy {
+			d.do("POST", "/v1/jobs/"+id+"/cancel", "alice", nil, nil)
+		}
+	})
+	for _, id := range busy {
+		d.waitState("alice", id, 60*time.Second, func(j api.Job) bool { return j.State == api.StateRunning })
+	}
+	// The next poller tick reads the nodes allocated.
+	deadline := time.Now().Add(30 * time.Second)
+	var j api.Job
+	for {
+		var code int
+		var aerr *api.Error
+		j, code, aerr = d.submit("bob", fusion, "")
+		if aerr != nil || code != 200 {
+			t.Fatalf("dry run: %d %+v", code, aerr)
+		}
+		if j.Site == "de-hpc" || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if j.Site != "de-hpc" {
+		t.Fatalf("with ca-hydro full for an hour the job still goes to %s: %+v", j.Site, j.Decision)
+	}
+	c := candidate(t, *j.Decision, "ca-hydro")
+	t.Logf("ca-hydro while full: score %.1f, %v", c.Score, c.Reasons)
+	if c.ExpectedWaitSeconds == nil || *c.ExpectedWaitSeconds < 50*60 || *c.ExpectedWaitSeconds > 61*60 {
+		t.Errorf("ca-hydro's expected wait %v s, want about an hour", c.ExpectedWaitSeconds)
+	}
+	for _, id := range busy {
+		d.do("POST", "/v1/jobs/"+id+"/cancel", "alice", nil, nil)
+	}
+	for _, id := range busy {
+		d.waitState("alice", id, 60*time.Second, final)
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		j, _, _ = d.submit("bob", fusion, "")
+		if j.Site == "ca-hydro" || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if j.Site != "ca-hydro" {
+		t.Fatalf("with ca-hydro idle again the job goes to %s", j.Site)
+	}
+}
