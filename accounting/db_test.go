@@ -174,11 +174,15 @@ func TestVerifyDetectsATamperedCache(t *testing.T) {
 	ctx := t.Context()
 	MustHold(t, f.l, hold("j1", 1, time.Hour))
 	MustSettle(t, f.l, "j1", 1800, t0.Add(time.Hour))
+	MustHold(t, f.l, hold("j2", 1, time.Hour))
+	if err := f.l.FoldCaches(ctx); err != nil { // else the caches hold only the grant
+		t.Fatal(err)
+	}
 	MustVerify(t, f.l)
 	for _, stmt := range []string{
 		`UPDATE acct_balances SET charged = charged + 1`,
 		`UPDATE acct_usage_monthly SET jobs = jobs + 1`,
-		`INSERT INTO acct_open_holds SELECT job_id, held_at FROM acct_jobs`,
+		`INSERT INTO acct_open_holds SELECT job_id, held_at FROM acct_jobs WHERE job_id = 'j1'`,
 	} {
 		tx, err := f.l.DB().BeginTx(ctx, nil)
 		if err != nil {
@@ -196,9 +200,9 @@ func TestVerifyDetectsATamperedCache(t *testing.T) {
 		t.Logf("after %s: %v", stmt, f.l.Verify(ctx))
 		// Undo, to test the next cache alone.
 		undo := map[string]string{
-			`UPDATE acct_balances SET charged = charged + 1`:                    `UPDATE acct_balances SET charged = charged - 1`,
-			`UPDATE acct_usage_monthly SET jobs = jobs + 1`:                     `UPDATE acct_usage_monthly SET jobs = jobs - 1`,
-			`INSERT INTO acct_open_holds SELECT job_id, held_at FROM acct_jobs`: `DELETE FROM acct_open_holds`,
+			`UPDATE acct_balances SET charged = charged + 1`:                                        `UPDATE acct_balances SET charged = charged - 1`,
+			`UPDATE acct_usage_monthly SET jobs = jobs + 1`:                                         `UPDATE acct_usage_monthly SET jobs = jobs - 1`,
+			`INSERT INTO acct_open_holds SELECT job_id, held_at FROM acct_jobs WHERE job_id = 'j1'`: `DELETE FROM acct_open_holds WHERE job_id = 'j1'`,
 		}[stmt]
 		if _, err := f.l.DB().ExecContext(ctx, undo); err != nil {
 			t.Fatal(err)
@@ -296,4 +300,42 @@ func TestVerifyDetectsAJobNamingAnotherEntry(t *testing.T) {
 	if _, err := f.l.DB().ExecContext(ctx, `UPDATE acct_jobs SET charge_entry_id = NULL WHERE job_id = 'j1'`); err == nil {
 		t.Fatal("a job's charge entry id was unset")
 	}
+}
+
+// Entries that would take a job's hold below zero, or land behind the
+// caches' mark, are refused at their insert, as is moving the mark back.
+func TestTriggersRefuseEntriesTheCachesCouldNotFold(t *testing.T) {
+	f := MustFixture(t, 100*accounting.CoreHour, accounting.NoOverdraft)
+	ctx := t.Context()
+	MustHold(t, f.l, hold("j1", 1, time.Hour))
+	MustHold(t, f.l, hold("j2", 1, time.Hour))
+	MustSettle(t, f.l, "j2", 1800, t0.Add(time.Hour))
+	if err := f.l.FoldCaches(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{
+		// More than j1 holds.
+		`INSERT INTO acct_entries (kind, allocation_id, job_id, amount, month, at, recorded_at, who)
+			VALUES ('release', 1, 'j1', 3601, 202603, 0, 0, 'x')`,
+		// From j1's hold, more than it holds.
+		`INSERT INTO acct_entries (kind, allocation_id, job_id, amount, from_hold, month, at, recorded_at, who)
+			VALUES ('charge', 1, 'j1', 4000, 3601, 202603, 0, 0, 'x')`,
+		// j2's hold is used up by its charge.
+		`INSERT INTO acct_entries (kind, allocation_id, job_id, amount, from_hold, month, at, recorded_at, who)
+			VALUES ('charge', 1, 'j2', 10, 1, 202603, 0, 0, 'x')`,
+		// A second hold of another amount.
+		`INSERT INTO acct_entries (kind, allocation_id, job_id, amount, rate, month, at, recorded_at, who)
+			VALUES ('hold', 1, 'j1', 1, 1000, 202603, 0, 0, 'x')`,
+		// Behind the mark.
+		`INSERT INTO acct_entries (entry_id, kind, allocation_id, amount, month, at, recorded_at, who)
+			VALUES (0, 'grant', 1, 1, 202603, 0, 0, 'x')`,
+		`UPDATE acct_cache_mark SET entry_id = entry_id - 1`,
+		`UPDATE acct_cache_mark SET entry_id = entry_id + 1`,
+		`DELETE FROM acct_cache_mark`,
+	} {
+		if _, err := f.l.DB().ExecContext(ctx, stmt); err == nil || !strings.Contains(err.Error(), "accounting:") {
+			t.Errorf("%s: error = %v, want a trigger's refusal", stmt, err)
+		}
+	}
+	MustVerify(t, f.l)
 }

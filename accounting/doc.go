@@ -32,9 +32,14 @@
 //
 // Balances derive from the entries: remaining = granted + adjusted +
 // refunded - charged - held. The balance per allocation, the usage per month
-// and the open holds are caches kept by triggers in the same transaction as
-// each entry, so no write path can leave them behind; Verify recomputes them
-// from the entries.
+// and the open holds are caches of the entries up to a mark; every read of
+// them adds the entries booked after the mark in the same statement, so what
+// the ledger reports is the sum of all the entries, whatever wrote them. The
+// write that books every 64th entry folds the entries after the mark into the
+// caches and moves the mark, in its transaction (FoldCaches does it at once),
+// so a hold or a settlement writes no cache; Verify recomputes the caches
+// from the entries up to the mark. Triggers refuse, at its insert, any entry
+// that would take a job's hold below zero.
 //
 // # Database
 //

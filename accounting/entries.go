@@ -89,7 +89,16 @@ func insertEntry(ctx context.Context, tx *sql.Tx, e entryRow) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("insert %s entry: %w", e.kind, err)
 	}
-	return res.LastInsertId()
+	id, err := res.LastInsertId()
+	if err != nil {
+		return 0, err
+	}
+	if id%foldEvery == 0 {
+		if err := foldCaches(ctx, tx); err != nil {
+			return 0, err
+		}
+	}
+	return id, nil
 }
 
 const entrySelect = `SELECT e.entry_id, e.kind, e.allocation_id, a.project, a.site, coalesce(e.job_id, ''),

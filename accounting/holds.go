@@ -35,15 +35,19 @@ type OpenHold struct {
 // OpenHolds lists the holds placed before placedBefore that have not been
 // released, oldest first: with placedBefore = now - X, the jobs that have
 // waited longer than X (the gateway knows which of them are still pending).
+// It reads the open-holds cache and the holds booked after its mark; a job's
+// row says whether it was released.
 func (l *Ledger) OpenHolds(ctx context.Context, placedBefore time.Time) ([]OpenHold, error) {
 	now := l.nowUTC()
 	rows, err := l.db.QueryContext(ctx, `
 		SELECT `+jobColsJ+`, coalesce(c.from_hold, -1)
-		FROM acct_open_holds o
+		FROM (SELECT job_id FROM acct_open_holds
+		      UNION ALL
+		      SELECT job_id FROM acct_entries NOT INDEXED WHERE entry_id > `+markSQL+` AND kind = 'hold') AS o
 		JOIN acct_jobs j ON j.job_id = o.job_id
 		LEFT JOIN acct_entries c ON c.entry_id = j.charge_entry_id
-		WHERE o.held_at < ?
-		ORDER BY o.held_at, o.job_id`, placedBefore.Unix())
+		WHERE j.release_entry_id IS NULL AND j.held_at < ?
+		ORDER BY j.held_at, j.job_id`, placedBefore.Unix())
 	if err != nil {
 		return nil, fmt.Errorf("accounting: open holds: %w", err)
 	}

@@ -198,7 +198,7 @@ func termsAt(ctx context.Context, q querier, project, site, partition string, at
 	var avail sql.NullInt64
 	err := q.QueryRowContext(ctx, `SELECT a.allocation_id, a.overdraft,
 		       (SELECT b.granted + b.adjusted + b.refunded - b.charged - b.held FROM acct_balances b
-		         WHERE b.allocation_id = a.allocation_id),
+		         WHERE b.allocation_id = a.allocation_id) + `+tailAvailableSQL("a.allocation_id")+`,
 		       `+rateAtSQL+`,
 		       EXISTS (SELECT 1 FROM acct_jobs WHERE job_id = ?5)
 		FROM acct_allocations a
@@ -227,11 +227,11 @@ const rateAtSQL = `coalesce(
 		                               AND n.effective_from > r.effective_from AND n.effective_from <= ?4)))`
 
 // available is what an allocation has left: granted + adjusted + refunded -
-// charged - held, read from the balance cache.
+// charged - held, read from the balance cache and the entries after its mark.
 func available(ctx context.Context, q querier, allocationID int64) (int64, error) {
 	var v int64
-	err := q.QueryRowContext(ctx, `SELECT granted + adjusted + refunded - charged - held FROM acct_balances WHERE allocation_id = ?`,
-		allocationID).Scan(&v)
+	err := q.QueryRowContext(ctx, `SELECT b.granted + b.adjusted + b.refunded - b.charged - b.held + `+tailAvailableSQL("b.allocation_id")+`
+		FROM acct_balances b WHERE b.allocation_id = ?`, allocationID).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, notFoundf("allocation %d", allocationID)
 	}

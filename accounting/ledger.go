@@ -54,7 +54,8 @@ func Open(ctx context.Context, file string, opts Options) (*Ledger, error) {
 
 // New returns a Ledger over a database the caller opened (with DSN, or at
 // least DSNParams, so that it can be shared with the caller's own tables). It
-// checks the pragmas and runs Migrate. The caller keeps ownership of db.
+// checks the pragmas, runs Migrate and FoldCaches. The caller keeps ownership
+// of db.
 func New(ctx context.Context, db *sql.DB, opts Options) (*Ledger, error) {
 	if db == nil {
 		return nil, fmt.Errorf("accounting: new ledger: %w: nil database", ErrInvalid)
@@ -69,7 +70,11 @@ func New(ctx context.Context, db *sql.DB, opts Options) (*Ledger, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Ledger{db: db, now: now, wsem: make(chan struct{}, 1)}, nil
+	l := &Ledger{db: db, now: now, wsem: make(chan struct{}, 1)}
+	if err := l.FoldCaches(ctx); err != nil {
+		return nil, err
+	}
+	return l, nil
 }
 
 // DB is the ledger's database, for callers that begin transactions that

@@ -62,8 +62,8 @@ type UsageRow struct {
 }
 
 // Usage reports usage grouped as asked. It reads the monthly summary that
-// the entries maintain (see Verify), so a month's report costs the same
-// however many jobs the month had.
+// the entries maintain (see Verify) and the entries after its mark, so a
+// month's report costs the same however many jobs the month had.
 func (l *Ledger) Usage(ctx context.Context, q UsageQuery) ([]UsageRow, error) {
 	var cols []string
 	for _, d := range q.GroupBy {
@@ -99,7 +99,10 @@ func (l *Ledger) Usage(ctx context.Context, q UsageQuery) ([]UsageRow, error) {
 		query += c + ", "
 	}
 	query += `coalesce(sum(jobs), 0), coalesce(sum(cpu_seconds), 0), coalesce(sum(charged), 0),
-		coalesce(sum(refunded), 0), coalesce(sum(overrun), 0) FROM acct_usage_monthly`
+		coalesce(sum(refunded), 0), coalesce(sum(overrun), 0)
+		FROM (SELECT month, project, site, slurm_partition, user_name, jobs, cpu_seconds, charged, refunded, overrun
+		      FROM acct_usage_monthly
+		      UNION ALL ` + usageRowsSQL(markSQL) + `)`
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -193,7 +196,8 @@ type Balance struct {
 
 // Balances returns the balance of the selected allocations, by project,
 // site and start. The figures come from the balance cache the entries
-// maintain (Verify proves it equals the sums of the entries).
+// maintain, and the entries after its mark (Verify proves the cache equals the
+// sums of the entries up to the mark).
 func (l *Ledger) Balances(ctx context.Context, q BalanceQuery) ([]Balance, error) {
 	now := l.nowUTC()
 	window := q.BurnWindow
@@ -202,13 +206,17 @@ func (l *Ledger) Balances(ctx context.Context, q BalanceQuery) ([]Balance, error
 	}
 	from := now.Add(-window)
 	rows, err := l.db.QueryContext(ctx, `
+		WITH t AS (SELECT e.allocation_id, `+balanceSumsSQL+`
+		           FROM acct_entries e NOT INDEXED WHERE e.entry_id > `+markSQL+` GROUP BY e.allocation_id)
 		SELECT a.allocation_id, a.project, a.site, a.slurm_account, a.starts_at, a.ends_at, a.overdraft,
-		       b.granted, b.adjusted, b.held, b.charged, b.refunded, b.overrun,
+		       b.granted + coalesce(t.granted, 0), b.adjusted + coalesce(t.adjusted, 0), b.held + coalesce(t.held, 0),
+		       b.charged + coalesce(t.charged, 0), b.refunded + coalesce(t.refunded, 0), b.overrun + coalesce(t.overrun, 0),
 		       (SELECT coalesce(sum(CASE e.kind WHEN 'charge' THEN e.amount ELSE -e.amount END), 0)
 		          FROM acct_entries e
 		         WHERE e.allocation_id = a.allocation_id AND e.kind IN ('charge', 'refund')
 		           AND e.at >= max(?1, a.starts_at) AND e.at < min(?2, a.ends_at))
 		FROM acct_allocations a JOIN acct_balances b ON b.allocation_id = a.allocation_id
+		LEFT JOIN t ON t.allocation_id = a.allocation_id
 		WHERE (?3 = 0 OR a.allocation_id = ?3) AND (?4 = '' OR a.project = ?4) AND (?5 = '' OR a.site = ?5)
 		  AND (?6 = 0 OR (a.starts_at <= ?2 AND ?2 < a.ends_at))
 		ORDER BY a.project, a.site, a.starts_at`,

@@ -7,11 +7,12 @@ import (
 	"strings"
 )
 
-// verifySQL recomputes every cache from the entries and returns one row per
-// difference. It is a single statement, so it sees one snapshot of the
-// database while writers go on.
+// verifySQL recomputes every cache from the entries up to the caches' mark
+// and returns one row per difference. It is a single statement, so it sees
+// one snapshot of the database while writers go on.
 const verifySQL = `
-WITH sums AS (
+WITH mark AS (SELECT entry_id AS m FROM acct_cache_mark WHERE id = 1),
+sums AS (
     SELECT allocation_id,
            sum(CASE kind WHEN 'grant'  THEN amount ELSE 0 END) AS granted,
            sum(CASE kind WHEN 'adjust' THEN amount ELSE 0 END) AS adjusted,
@@ -20,7 +21,7 @@ WITH sums AS (
            sum(CASE kind WHEN 'charge' THEN amount ELSE 0 END) AS charged,
            sum(CASE kind WHEN 'refund' THEN amount ELSE 0 END) AS refunded,
            sum(overrun) AS overrun
-    FROM acct_entries GROUP BY allocation_id
+    FROM acct_entries WHERE entry_id <= (SELECT m FROM mark) GROUP BY allocation_id
 ),
 usage AS (
     SELECT e.month, j.project, j.site, j.slurm_partition, j.user_name,
@@ -29,12 +30,18 @@ usage AS (
            sum(CASE e.kind WHEN 'refund' THEN e.amount ELSE 0 END) AS refunded,
            sum(e.overrun) AS overrun
     FROM acct_entries e JOIN acct_jobs j ON j.job_id = e.job_id
-    WHERE e.kind IN ('charge', 'refund')
+    WHERE e.kind IN ('charge', 'refund') AND e.entry_id <= (SELECT m FROM mark)
     GROUP BY e.month, j.project, j.site, j.slurm_partition, j.user_name
 ),
 open_holds AS (
-    SELECT j.job_id, j.held_at FROM acct_jobs j WHERE j.release_entry_id IS NULL
+    SELECT j.job_id, j.held_at FROM acct_jobs j
+    WHERE j.hold_entry_id <= (SELECT m FROM mark)
+      AND (j.release_entry_id IS NULL OR j.release_entry_id > (SELECT m FROM mark))
 )
+SELECT 'the caches'' mark is entry ' || coalesce((SELECT m FROM mark), 'missing') || ', the last entry ' ||
+       (SELECT coalesce(max(entry_id), 0) FROM acct_entries)
+WHERE (SELECT m FROM mark) IS NULL OR (SELECT m FROM mark) > (SELECT coalesce(max(entry_id), 0) FROM acct_entries)
+UNION ALL
 SELECT 'balance of allocation ' || a.allocation_id || ': cache ' ||
        b.granted || '/' || b.adjusted || '/' || b.held || '/' || b.charged || '/' || b.refunded || '/' || b.overrun ||
        ', entries ' || coalesce(s.granted, 0) || '/' || coalesce(s.adjusted, 0) || '/' || coalesce(s.held, 0) || '/' ||
@@ -87,7 +94,7 @@ WHERE j.hold_amount
 LIMIT 100`
 
 // Verify recomputes the caches (balances per allocation, usage per month,
-// open holds) from the entries and checks that they agree, that every job's
+// open holds) from the entries up to their mark and checks that they agree, that every job's
 // hold matches its entries, and that the entry ids a job's row names are its
 // hold, charge and release, the only ones it has. It returns nil, or an
 // error wrapping ErrInconsistent that lists the first differences. It reads one snapshot,
