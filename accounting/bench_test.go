@@ -23,8 +23,10 @@ import (
 //   - MonthlyUsageByProjectFromEntries: the same figures summed from the
 //     entries, without the monthly summary, for comparison;
 //   - Cycle: hold, then charge+release (SettleJob), each step one commit,
-//     against raw commits of one row each, interleaved in the same run; the
-//     metric ledger/raw is the ratio of their commit rates (goal: >= 0.8).
+//     against raw commits of the same rows into plain tables, interleaved in
+//     the same run; the metric ledger/raw is the ratio of their commit rates
+//     (goal: >= 0.8). Then, untimed, the pages (WAL frames) a cycle of each
+//     writes: ledger-pages/cycle and raw-pages/cycle.
 //
 // The load uses direct INSERTs into the ledger's tables (the public API
 // would take minutes for a million jobs), the triggers checking them as in
@@ -192,6 +194,19 @@ func benchCycle(b *testing.B, l *accounting.Ledger, now time.Time) {
 		_, err := tx.ExecContext(ctx, `INSERT INTO bench_raw_small (v) VALUES (1)`)
 		return err
 	}
+	ledgerCycle := func(job string) {
+		if _, err := l.PlaceHold(ctx, accounting.HoldRequest{JobID: job, Project: "p0", Site: "ca", Partition: "cpu",
+			User: "u0", Nodes: 1, CPUsPerNode: 4, TimeLimit: time.Hour, Who: "bench"}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := l.SettleJob(ctx, accounting.ChargeRequest{JobID: job, CPUSeconds: 7000, EndedAt: now, Who: "bench"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	rawCycle := func(job string) {
+		commit(rawJob(job), rawEntry(job, "hold"))
+		commit(rawEntry(job, "charge"), rawEntry(job, "release"))
+	}
 	var ledgerTime, rawTime, smallTime time.Duration
 	// Job ids that grow, as the gateway's do (they start with the time of
 	// acceptance): each new job's rows land after the older jobs' (the
@@ -202,17 +217,10 @@ func benchCycle(b *testing.B, l *accounting.Ledger, now time.Time) {
 		job := fmt.Sprintf("%s%09d", prefix, i)
 		i++
 		t := time.Now()
-		if _, err := l.PlaceHold(ctx, accounting.HoldRequest{JobID: job, Project: "p0", Site: "ca", Partition: "cpu",
-			User: "u0", Nodes: 1, CPUsPerNode: 4, TimeLimit: time.Hour, Who: "bench"}); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := l.SettleJob(ctx, accounting.ChargeRequest{JobID: job, CPUSeconds: 7000, EndedAt: now, Who: "bench"}); err != nil {
-			b.Fatal(err)
-		}
+		ledgerCycle(job)
 		ledgerTime += time.Since(t)
 		t = time.Now()
-		commit(rawJob(job), rawEntry(job, "hold"))
-		commit(rawEntry(job, "charge"), rawEntry(job, "release"))
+		rawCycle(job)
 		rawTime += time.Since(t)
 		t = time.Now()
 		commit(small)
@@ -225,6 +233,47 @@ func benchCycle(b *testing.B, l *accounting.Ledger, now time.Time) {
 	b.ReportMetric(rawRate, "raw-commits/s")
 	b.ReportMetric(ledgerRate/rawRate, "ledger/raw")
 	b.ReportMetric(ledgerRate/smallRate, "ledger/raw1row")
+
+	// Then, untimed, the pages each kind of cycle writes: the WAL frames
+	// that 256 more cycles append, on one connection that does not
+	// checkpoint meanwhile.
+	b.StopTimer()
+	db.SetMaxOpenConns(1)
+	defer db.SetMaxOpenConns(0)
+	var file string
+	var pageSize int64
+	if err := db.QueryRowContext(ctx, `SELECT file FROM pragma_database_list WHERE name = 'main'`).Scan(&file); err != nil {
+		b.Fatal(err)
+	}
+	if err := db.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&pageSize); err != nil {
+		b.Fatal(err)
+	}
+	for _, q := range []string{`PRAGMA wal_autocheckpoint = 0`, `PRAGMA wal_checkpoint(TRUNCATE)`} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			b.Fatal(err)
+		}
+	}
+	defer db.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 1000`) //nolint:errcheck // the benchmark is over
+	walFrames := func() int64 {
+		st, err := os.Stat(file + "-wal")
+		if err != nil {
+			return 0
+		}
+		return max(0, st.Size()-32) / (24 + pageSize)
+	}
+	var ledgerFrames, rawFrames int64
+	const cycles = 256
+	for k := range cycles {
+		job := fmt.Sprintf("%s%09d", prefix, i+k)
+		f := walFrames()
+		ledgerCycle(job)
+		ledgerFrames += walFrames() - f
+		f = walFrames()
+		rawCycle(job)
+		rawFrames += walFrames() - f
+	}
+	b.ReportMetric(float64(ledgerFrames)/cycles, "ledger-pages/cycle")
+	b.ReportMetric(float64(rawFrames)/cycles, "raw-pages/cycle")
 }
 
 // loadJobs books n finished jobs in one transaction with direct inserts.
