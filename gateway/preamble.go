@@ -20,7 +20,10 @@ import (
 //	           order, each node's tasks contiguous (SLURM_TASKS_PER_NODE)
 //	rankfile   the same order as an Open MPI rankfile ("rank N=host slot=S")
 //
-// and export SLURM_HOSTFILE, STA_HOSTFILE and STA_RANKFILE. `srun
+// and export SLURM_HOSTFILE, STA_HOSTFILE and STA_RANKFILE; an EXIT trap
+// removes the folder when the batch script ends (a script that sets its own
+// EXIT trap replaces it, and the folder stays until the node's /tmp is
+// cleaned). The preamble's shell variables start with sta_. `srun
 // --distribution=arbitrary` (or `mpirun --rankfile "$STA_RANKFILE"`) then
 // places ranks in that order. The leaves are embedded as Slurm hostlists in a
 // quoted here-document and expanded with `scontrol show hostnames`; nothing in
@@ -97,9 +100,11 @@ func topologyPreamble(t *mpi.Topology, inPart func(string) bool) (string, error)
 # leaf switch by leaf switch, each node's tasks contiguous. Use them with
 # srun --distribution=arbitrary, or mpirun --rankfile "$STA_RANKFILE".
 sta_topology() {
-	sta_d="${TMPDIR:-/tmp}/sta-gateway.${SLURM_JOB_ID:?}" &&
+	[ -n "${SLURM_JOB_ID:-}" ] && [ -n "${SLURM_JOB_NODELIST:-}" ] || return 1
+	sta_d="${TMPDIR:-/tmp}/sta-gateway.$SLURM_JOB_ID" &&
+	trap 'rm -rf -- "$sta_d"' EXIT &&
 	mkdir -p "$sta_d" && chmod 700 "$sta_d" &&
-	scontrol show hostnames "${SLURM_JOB_NODELIST:?}" >"$sta_d/nodes" || return 1
+	scontrol show hostnames "$SLURM_JOB_NODELIST" >"$sta_d/nodes" || return 1
 	: >"$sta_d/counts"
 	sta_ifs=$IFS; IFS=,
 	for sta_c in ${SLURM_TASKS_PER_NODE:-1}; do

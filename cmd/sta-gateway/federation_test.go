@@ -429,6 +429,15 @@ func TestTopologyAwareJob(t *testing.T) {
 			ranks = append(ranks, node)
 		}
 	}
+	// The preamble's folder is gone with the job (ca-hydro's nodes share
+	// this machine's /tmp).
+	hf := regexp.MustCompile(`(?m)^hostfile=(/\S+/sta-gateway\.` + j.SiteJobID + `/hostfile)$`).FindStringSubmatch(out.Data)
+	if hf == nil {
+		t.Fatalf("no hostfile=.../sta-gateway.%s/hostfile line in the output", j.SiteJobID)
+	}
+	if _, err := os.Stat(filepath.Dir(hf[1])); !os.IsNotExist(err) {
+		t.Errorf("the preamble's folder %s is left behind after the job: %v", filepath.Dir(hf[1]), err)
+	}
 	want := []string{"hydro01", "hydro01", "hydro03", "hydro03", "hydro02", "hydro02", "hydro04", "hydro04"}
 	if strings.Join(ranks, ",") != strings.Join(want, ",") {
 		t.Fatalf("ranks ran on %v; want leaf by leaf %v", ranks, want)
