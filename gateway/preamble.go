@@ -14,7 +14,8 @@ import (
 // until it starts (Slurm chooses them within the --switches leaf count), so the
 // gateway adds a few lines of POSIX shell after the script's #SBATCH header (where
 // sbatch stops reading directives, so no directive changes meaning). At start
-// they write, in a private folder under $TMPDIR (else /tmp) on the batch host:
+// they write, in a private folder of their own (mktemp -d) under $TMPDIR (else
+// /tmp) on the batch host:
 //
 //	hostfile   one line per task, nodes leaf by leaf in the fabric's depth-first
 //	           order, each node's tasks contiguous (SLURM_TASKS_PER_NODE)
@@ -101,9 +102,8 @@ func topologyPreamble(t *mpi.Topology, inPart func(string) bool) (string, error)
 # srun --distribution=arbitrary, or mpirun --rankfile "$STA_RANKFILE".
 sta_topology() {
 	[ -n "${SLURM_JOB_ID:-}" ] && [ -n "${SLURM_JOB_NODELIST:-}" ] || return 1
-	sta_d="${TMPDIR:-/tmp}/sta-gateway.$SLURM_JOB_ID" &&
-	trap 'rm -rf -- "$sta_d"' EXIT &&
-	mkdir -p "$sta_d" && chmod 700 "$sta_d" &&
+	sta_d=$(mktemp -d "${TMPDIR:-/tmp}/sta-gateway.$SLURM_JOB_ID.XXXXXX") || return 1
+	trap 'rm -rf -- "$sta_d"' EXIT
 	scontrol show hostnames "$SLURM_JOB_NODELIST" >"$sta_d/nodes" || return 1
 	: >"$sta_d/counts"
 	sta_ifs=$IFS; IFS=,

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -14,7 +15,7 @@ import (
 // machine has, with the real `scontrol show hostnames` (which needs a
 // slurm.conf, not a controller): the hostfile and rankfile list the job's
 // nodes leaf by leaf with each node's tasks contiguous, uneven task counts
-// included; the folder is private and gone when the script ends; and when
+// included; the folder is private (mktemp -d) and gone when the script ends; and when
 // the preamble cannot work (no nodes) the script still runs, without
 // SLURM_HOSTFILE.
 func TestPreambleRuns(t *testing.T) {
@@ -71,12 +72,12 @@ func TestPreambleRuns(t *testing.T) {
 			want := "hostfile:\nn01\nn01\nn03\nn03\nn02\nn02\nn02\nn04\nn04\n" +
 				"rankfile:\nrank 0=n01 slot=0-1\nrank 1=n01 slot=2-3\nrank 2=n03 slot=0-1\nrank 3=n03 slot=2-3\n" +
 				"rank 4=n02 slot=0-1\nrank 5=n02 slot=2-3\nrank 6=n02 slot=4-5\nrank 7=n04 slot=0-1\nrank 8=n04 slot=2-3\n"
-			jobDir := filepath.Join(tmp, "sta-gateway.42")
-			if !strings.Contains(out, want) || !strings.Contains(out, "dir="+jobDir+"\n") ||
-				!strings.Contains(out, "slurm="+jobDir+"/hostfile\n") || !strings.Contains(out, "drwx------\n") || stderr != "" {
-				t.Errorf("%s: output\n%s\nstderr %q\nwant\n%s", sh, out, stderr, want)
+			m := regexp.MustCompile(`(?m)^dir=(` + regexp.QuoteMeta(tmp) + `/sta-gateway\.42\.[A-Za-z0-9]{6})$`).FindStringSubmatch(out)
+			if m == nil || !strings.Contains(out, want) || !strings.Contains(out, "slurm="+m[1]+"/hostfile\n") ||
+				!strings.Contains(out, "drwx------\n") || stderr != "" {
+				t.Fatalf("%s: output\n%s\nstderr %q\nwant\n%s", sh, out, stderr, want)
 			}
-			if _, err := os.Stat(jobDir); !os.IsNotExist(err) {
+			if _, err := os.Stat(m[1]); !os.IsNotExist(err) {
 				t.Errorf("%s: the job's folder is left behind: %v", sh, err)
 			}
 			// A node the fabric does not know still gets its tasks, after the others.
@@ -90,8 +91,8 @@ func TestPreambleRuns(t *testing.T) {
 			if !strings.Contains(stderr, "topology preamble failed") || !strings.Contains(out, "slurm=\n") {
 				t.Errorf("%s: failing preamble: output\n%s\nstderr %q", sh, out, stderr)
 			}
-			if _, err := os.Stat(jobDir); !os.IsNotExist(err) {
-				t.Errorf("%s: the failed preamble's folder is left behind: %v", sh, err)
+			if left, _ := filepath.Glob(filepath.Join(tmp, "sta-gateway.*")); len(left) > 0 {
+				t.Errorf("%s: folders left behind: %v", sh, left)
 			}
 		})
 	}

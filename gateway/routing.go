@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -81,28 +82,45 @@ func (g *Gateway) plan(ctx context.Context, p principal, req api.SubmitRequest) 
 	w := g.cfg.Routing
 	dec := &api.Decision{Named: named, At: g.now().UTC(), Candidates: []api.SiteCandidate{},
 		Weights: &api.Weights{Wait: w.WaitWeight, Carbon: w.CarbonWeight, Cost: w.CostWeight}}
-	var best *plan
-	bestScore := 0.0
+	plans := make([]*plan, 0, len(g.sites)) // by candidate, nil where not eligible
 	for _, s := range sortedSites(g.sites) {
 		pl, cand := g.fit(ctx, s, pc, uc, req, opts, tasks)
-		if pl != nil && (best == nil || cand.Score < bestScore) {
-			best, bestScore = pl, cand.Score
-		}
+		plans = append(plans, pl)
 		dec.Candidates = append(dec.Candidates, cand)
 	}
-	if best == nil {
-		return nil, dec, nil
-	}
-	dec.Site, dec.Partition = best.site.cfg.Name, best.partition
-	best.decision = dec
-	best.script = req.Script
-	if req.Placement == "topology" {
-		if err := g.placeTopology(best, scr, req.PinNodes); err != nil {
-			return nil, nil, err
+	for {
+		// The lowest score wins; ties go to the first site by name.
+		bi := -1
+		for i, pl := range plans {
+			if pl != nil && (bi < 0 || dec.Candidates[i].Score < dec.Candidates[bi].Score) {
+				bi = i
+			}
 		}
-		dec.Placement = best.placement
+		if bi < 0 {
+			return nil, dec, nil
+		}
+		best := plans[bi]
+		best.decision = dec
+		best.script = req.Script
+		if req.Placement == "topology" {
+			// A site whose usable nodes the planner cannot place the job on
+			// is excluded with the planner's reason; the next one is tried.
+			if err := g.placeTopology(best, scr, req.PinNodes); err != nil {
+				var ae *api.Error
+				if !errors.As(err, &ae) {
+					return nil, nil, err
+				}
+				c := &dec.Candidates[bi]
+				c.Eligible, c.Score, c.Parts, c.ExpectedWaitSeconds = false, 0, nil, nil
+				c.Reasons = []string{"placement topology: " + ae.Message}
+				plans[bi] = nil
+				continue
+			}
+			dec.Placement = best.placement
+		}
+		dec.Site, dec.Partition = best.site.cfg.Name, best.partition
+		return best, dec, nil
 	}
-	return best, dec, nil
 }
 
 // notPolledYet reports whether a site was excluded only because the poller has
@@ -199,8 +217,17 @@ func (g *Gateway) fit(ctx context.Context, s *site, pc *ProjectConfig, uc *UserC
 	if qos != "" && !part.QOSAllowed(qos) {
 		return no("partition %s does not admit QOS %s", partition, qos)
 	}
+	// Without --nodes, Slurm gives a job as many nodes as its tasks need:
+	// --ntasks over --ntasks-per-node, else its CPUs over the nodes' CPUs.
+	cpt := int64(max(opts.CPUsPerTask, 1))
 	nodes := int64(opts.Nodes.Min)
-	if nodes == 0 {
+	switch {
+	case nodes > 0:
+	case opts.NTasks > 0 && opts.NTasksPerNode > 0:
+		nodes = (int64(opts.NTasks) + int64(opts.NTasksPerNode) - 1) / int64(opts.NTasksPerNode)
+	case opts.NTasks > 0 && nodeCPUs > 0:
+		nodes = max(1, (int64(opts.NTasks)*cpt+int64(nodeCPUs)-1)/int64(nodeCPUs))
+	default:
 		nodes = 1
 	}
 	if part.MaxNodes > 0 && nodes > int64(part.MaxNodes) {
@@ -209,7 +236,6 @@ func (g *Gateway) fit(ctx context.Context, s *site, pc *ProjectConfig, uc *UserC
 	if part.TotalNodes > 0 && nodes > int64(part.TotalNodes) {
 		return no("%d nodes, the partition has %d", nodes, part.TotalNodes)
 	}
-	cpt := int64(max(opts.CPUsPerTask, 1))
 	var cpn int64
 	switch {
 	case opts.NTasksPerNode > 0:
@@ -219,7 +245,9 @@ func (g *Gateway) fit(ctx context.Context, s *site, pc *ProjectConfig, uc *UserC
 	default:
 		cpn = cpt
 	}
-	exclusive := part.Exclusive || (opts.IsSet("exclusive") && opts.Share != sbatch.ShareDefault && opts.Share.String() != "YES")
+	// Whole nodes: --exclusive, or a partition with OverSubscribe=EXCLUSIVE.
+	// --exclusive=user|mcs share nodes and allocate what the job asks.
+	exclusive := part.Exclusive || opts.Share == sbatch.ShareExclusive
 	if nodeCPUs > 0 && cpn > int64(nodeCPUs) {
 		return no("%d CPUs per node, nodes of %s have %d", cpn, partition, nodeCPUs)
 	}
@@ -256,11 +284,13 @@ func (g *Gateway) fit(ctx context.Context, s *site, pc *ProjectConfig, uc *UserC
 	if !part.MaxTime.Infinite && part.MaxTime.Duration > 0 && limit > part.MaxTime.Duration {
 		return no("time limit %s over the partition's MaxTime %s", sbatch.FormatTime(limit), sbatch.FormatTime(part.MaxTime.Duration))
 	}
-	// The allocation must cover the hold.
-	hold, err := accounting.HoldAmount(nodes*tasks, cpn, limit, g.rate(ctx, s.cfg.Name, partition))
+	// The allocation must cover the holds: one per task of an array, each
+	// rounded as the ledger rounds it.
+	hold, err := accounting.HoldAmount(nodes, cpn, limit, g.rate(ctx, s.cfg.Name, partition))
 	if err != nil {
 		return no("hold: %v", err)
 	}
+	hold *= tasks
 	bals, err := g.led.Balances(ctx, accounting.BalanceQuery{Project: pc.Name, Site: s.cfg.Name, ActiveOnly: true})
 	if err != nil {
 		return no("allocation: %v", err)

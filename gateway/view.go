@@ -11,6 +11,7 @@ import (
 	"github.com/sta-federation/sta-gateway/mpi"
 	"github.com/sta-federation/sta-gateway/slurm"
 	"github.com/sta-federation/sta-gateway/slurm/hostlist"
+	"github.com/sta-federation/sta-gateway/slurm/sbatch"
 )
 
 // view is what the gateway last saw of a site, for routing and the sites view:
@@ -116,10 +117,10 @@ func fitsNode(n *slurm.Node, cpn int64, exclusive bool) bool {
 func (v *view) partitionView(p slurm.Partition) api.SitePartition {
 	out := api.SitePartition{Name: p.Name, State: p.State, TotalNodes: p.TotalNodes, TotalCPUs: p.TotalCPUs}
 	if !p.MaxTime.Infinite && p.MaxTime.Duration > 0 {
-		out.MaxTime = formatLimit(p.MaxTime.Duration)
+		out.MaxTime = sbatch.FormatTime(p.MaxTime.Duration)
 	}
 	if p.DefaultTime.Duration > 0 {
-		out.DefaultTime = formatLimit(p.DefaultTime.Duration)
+		out.DefaultTime = sbatch.FormatTime(p.DefaultTime.Duration)
 	}
 	for i := range v.nodes {
 		n := &v.nodes[i]
@@ -151,10 +152,6 @@ func (v *view) partitionView(p slurm.Partition) api.SitePartition {
 		out.PendingJobs, out.RunningJobs = &pending, &running
 	}
 	return out
-}
-
-func formatLimit(d time.Duration) string {
-	return strings.TrimSuffix(strings.TrimSuffix(d.String(), "0s"), "0m")
 }
 
 // waitEstimate is when a job could start at a site, by the cached view.
@@ -238,7 +235,9 @@ func (v *view) expectedStart(part string, nodes, cpn int64, exclusive bool, now 
 			}
 			releases = append(releases, release{at: end, nodes: onPool})
 		case slurm.StatePending:
-			if !slices.Contains(strings.Split(q.Partition, ","), part) || !queuedToRun(q.Reason) {
+			// A job that needs more nodes than the pool has can never start
+			// (and must not block the simulated queue forever).
+			if !slices.Contains(strings.Split(q.Partition, ","), part) || !queuedToRun(q.Reason) || int64(q.NumNodes) > size {
 				continue
 			}
 			ahead = append(ahead, waiting{submit: q.SubmitTime, nodes: int64(max(q.NumNodes, 1)), limit: limit})
@@ -276,11 +275,13 @@ func insertRelease[T any](s []T, v T, less func(a, b T) bool) []T {
 }
 
 // queuedToRun reports whether a pending job with this reason is waiting for
-// resources or its turn (not held, not waiting for a dependency or a time).
+// resources or its turn in the partition's pool: not held, not waiting for a
+// dependency or a begin time, not over a partition limit (PartitionNodeLimit)
+// and not waiting for particular nodes (ReqNodeNotAvail), which the pool's
+// releases say nothing about.
 func queuedToRun(reason string) bool {
 	switch reason {
-	case "", "None", "Priority", "Resources", "Nodes_required_for_job_are_DOWN,_DRAINED_or_reserved_for_jobs_in_higher_priority_partitions",
-		"ReqNodeNotAvail", "PartitionNodeLimit":
+	case "", "None", "Priority", "Resources", "Nodes_required_for_job_are_DOWN,_DRAINED_or_reserved_for_jobs_in_higher_priority_partitions":
 		return true
 	}
 	return false

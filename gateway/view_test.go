@@ -54,6 +54,12 @@ func TestExpectedStart(t *testing.T) {
 		{"held job is not ahead", view{nodes: four, queueKnown: true,
 			queue: []slurm.QueueJob{running("n1", 10*time.Minute), pending(3, -time.Hour, time.Hour, "JobHeldUser")}},
 			2, 8, false, 10 * time.Minute, true},
+		{"pending job too big for the pool is not ahead", view{nodes: four, queueKnown: true,
+			queue: []slurm.QueueJob{running("n1", 10*time.Minute), pending(5, -time.Hour, time.Hour, "Resources")}},
+			2, 8, false, 10 * time.Minute, true},
+		{"pending job over a partition limit is not ahead", view{nodes: four, queueKnown: true,
+			queue: []slurm.QueueJob{pending(4, -time.Hour, time.Hour, "PartitionNodeLimit")}},
+			1, 1, false, 0, true},
 		{"more nodes than usable", view{nodes: append([]slurm.Node{}, four[:3]...), queueKnown: true}, 4, 1, false, unknownWait, false},
 		{"drained nodes do not count", view{nodes: []slurm.Node{node("n1", 8, 0, "IDLE", "batch"),
 			{Name: "n2", CPUs: 8, StateBase: "IDLE", StateFlags: []string{"DRAIN"}, Partitions: []string{"batch"}}}, queueKnown: true},
@@ -98,5 +104,24 @@ func TestInsertPreamble(t *testing.T) {
 	}
 	if got := insertPreamble("#!/bin/sh\n#SBATCH -N2", 0, "PRE\n"); got != "#!/bin/sh\n#SBATCH -N2\nPRE\n" {
 		t.Errorf("no command: %q", got)
+	}
+}
+
+// TestPartitionViewTimes: the sites view gives a partition's limits in
+// Slurm's time format.
+func TestPartitionViewTimes(t *testing.T) {
+	v := view{}
+	for _, tc := range []struct {
+		max, def         time.Duration
+		wantMax, wantDef string
+	}{
+		{30 * time.Minute, 10 * time.Minute, "00:30:00", "00:10:00"},
+		{48 * time.Hour, time.Hour + 30*time.Minute, "2-00:00:00", "01:30:00"},
+		{20 * time.Minute, 10 * time.Second, "00:20:00", "00:00:10"},
+	} {
+		got := v.partitionView(slurm.Partition{Name: "batch", MaxTime: limit(tc.max), DefaultTime: limit(tc.def)})
+		if got.MaxTime != tc.wantMax || got.DefaultTime != tc.wantDef {
+			t.Errorf("limits %v/%v shown as %q/%q, want %q/%q", tc.max, tc.def, got.MaxTime, got.DefaultTime, tc.wantMax, tc.wantDef)
+		}
 	}
 }

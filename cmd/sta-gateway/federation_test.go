@@ -131,6 +131,39 @@ func TestFitsNowhereRejected(t *testing.T) {
 	}
 }
 
+// TestJobSizing: the gateway sizes a job as Slurm will (dry runs on
+// ca-hydro, 4 nodes of 8 CPUs): --ntasks without --nodes spreads over as many
+// nodes as its CPUs need, or as --ntasks-per-node says; --exclusive takes whole
+// nodes, --oversubscribe does not; a job no partition has nodes for fits
+// nowhere.
+func TestJobSizing(t *testing.T) {
+	env := devsites.Load(t)
+	d := startDaemon(t, env)
+	for _, tc := range []struct{ directives, want string }{
+		{"--ntasks=12", "2 nodes x 6 CPUs"},
+		{"--ntasks=12\n#SBATCH --ntasks-per-node=4", "3 nodes x 4 CPUs"},
+		{"--ntasks=6\n#SBATCH --cpus-per-task=2", "2 nodes x 6 CPUs"},
+		{"--ntasks=1\n#SBATCH --oversubscribe", "1 nodes x 1 CPUs"},
+		{"--ntasks=1\n#SBATCH --exclusive", "1 nodes x 8 CPUs"},
+		{"--ntasks=40", "5 nodes, the partition has 4"},
+	} {
+		script := "#!/bin/bash\n#SBATCH " + tc.directives + "\n#SBATCH --time=10\nsrun hostname\n"
+		j, code, aerr := d.submit("alice", api.SubmitRequest{Script: script, Project: "climate-ca", DryRun: true}, "")
+		var said string // ca-hydro's reasons
+		switch {
+		case code == http.StatusOK && aerr == nil && j.Decision != nil:
+			said = strings.Join(candidate(t, *j.Decision, "ca-hydro").Reasons, "; ")
+		case code == http.StatusUnprocessableEntity && aerr != nil && aerr.Code == api.CodeNoSite:
+			said = aerr.Message // every site's reasons
+		default:
+			t.Fatalf("%s: %d %+v", tc.directives, code, aerr)
+		}
+		if !strings.Contains(said, tc.want) {
+			t.Errorf("%q: ca-hydro says %q, want %q in it", tc.directives, said, tc.want)
+		}
+	}
+}
+
 // TestWeightsDecideBetweenSites: fusion may run at ca-hydro (30 gCO2/kWh, 0.02 per
 // core-hour) and de-hpc (380 gCO2/kWh, 0.01). Weighing carbon sends its jobs to
 // ca-hydro, weighing cost to de-hpc, every time; the job runs where the decision
@@ -431,9 +464,9 @@ func TestTopologyAwareJob(t *testing.T) {
 	}
 	// The preamble's folder is gone with the job (ca-hydro's nodes share
 	// this machine's /tmp).
-	hf := regexp.MustCompile(`(?m)^hostfile=(/\S+/sta-gateway\.` + j.SiteJobID + `/hostfile)$`).FindStringSubmatch(out.Data)
+	hf := regexp.MustCompile(`(?m)^hostfile=(/\S+/sta-gateway\.` + j.SiteJobID + `\.\w{6}/hostfile)$`).FindStringSubmatch(out.Data)
 	if hf == nil {
-		t.Fatalf("no hostfile=.../sta-gateway.%s/hostfile line in the output", j.SiteJobID)
+		t.Fatalf("no hostfile=.../sta-gateway.%s.XXXXXX/hostfile line in the output", j.SiteJobID)
 	}
 	if _, err := os.Stat(filepath.Dir(hf[1])); !os.IsNotExist(err) {
 		t.Errorf("the preamble's folder %s is left behind after the job: %v", filepath.Dir(hf[1]), err)
