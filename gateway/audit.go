@@ -11,8 +11,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,22 +47,37 @@ type AuditHead struct {
 
 func (h AuditHead) String() string { return fmt.Sprintf("%d:%s", h.Seq, h.MAC) }
 
-// ParseAuditHead reads "SEQ:MAC".
+// ParseAuditHead reads "SEQ:MAC": a decimal sequence number (0 for the head of
+// an empty trail) and 64 hex digits, in either case.
 func ParseAuditHead(s string) (AuditHead, error) {
-	seq, mac, ok := strings.Cut(s, ":")
-	var h AuditHead
-	if _, err := fmt.Sscan(seq, &h.Seq); !ok || err != nil || len(mac) != 64 {
-		return h, fmt.Errorf("audit head %q: want SEQ:MAC (a number, a colon, 64 hex digits)", s)
+	seq, mac, ok := strings.Cut(strings.TrimSpace(s), ":")
+	n, err := strconv.ParseInt(seq, 10, 64)
+	if _, herr := hex.DecodeString(mac); !ok || err != nil || n < 0 || len(mac) != 64 || herr != nil {
+		return AuditHead{}, fmt.Errorf("audit head %q: want SEQ:MAC (a decimal number, a colon, 64 hex digits)", s)
 	}
-	h.MAC = mac
-	return h, nil
+	return AuditHead{Seq: n, MAC: strings.ToLower(mac)}, nil
 }
 
+// zeroMAC is the "previous MAC" of the first record, and the head of an empty
+// trail.
+var zeroMAC = strings.Repeat("0", 2*sha256.Size)
+
 // loadAuditKey reads the key file, creating it (32 random bytes, hex, mode 0600)
-// when it does not exist. It refuses a key file others may read.
-func loadAuditKey(path string) ([]byte, error) {
+// when it does not exist and the trail is empty. A trail with records and no
+// key file is refused: a new key would leave it unverifiable for good (a key
+// volume not mounted, a database restored without its key). It refuses a key
+// file others may read.
+func loadAuditKey(ctx context.Context, db *sql.DB, path string) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
+		var n int64
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM gateway_audit`).Scan(&n); err != nil {
+			return nil, fmt.Errorf("audit key: %w", err)
+		}
+		if n > 0 {
+			return nil, fmt.Errorf("audit key %s does not exist, but the audit trail has %d records signed with a key: "+
+				"restore the key file (a new one would make the trail unverifiable)", path, n)
+		}
 		k := make([]byte, 32)
 		if _, err := rand.Read(k); err != nil {
 			return nil, err
@@ -141,7 +158,15 @@ func (g *Gateway) announce(r AuditRecord) {
 	if r.Seq == 0 {
 		return
 	}
-	g.auditHead.Store(&AuditHead{Seq: r.Seq, MAC: r.MAC})
+	// Transactions commit one after another but may announce out of order:
+	// the exported head only moves forward.
+	h := &AuditHead{Seq: r.Seq, MAC: r.MAC}
+	for {
+		cur := g.auditHead.Load()
+		if (cur != nil && cur.Seq >= h.Seq) || g.auditHead.CompareAndSwap(cur, h) {
+			break
+		}
+	}
 	g.log.Info("audit", "audit_seq", r.Seq, "audit_mac", r.MAC, "actor", r.Actor, "action", r.Action, "subject", r.Subject)
 }
 
@@ -164,8 +189,13 @@ func (g *Gateway) auditAlone(ctx context.Context, actor, action, subject string,
 	return nil
 }
 
+// auditReader is what *sql.DB and *sql.Tx have in common for reading the trail.
+type auditReader interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
 // AuditRecords returns records after seq (at most limit).
-func AuditRecords(ctx context.Context, db *sql.DB, after int64, limit int) ([]AuditRecord, error) {
+func AuditRecords(ctx context.Context, db auditReader, after int64, limit int) ([]AuditRecord, error) {
 	rows, err := db.QueryContext(ctx, `SELECT seq, at, actor, action, subject, detail, mac FROM gateway_audit
 		WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
 	if err != nil {
@@ -196,11 +226,16 @@ func (e *AuditError) Error() string { return fmt.Sprintf("audit record %d: %s", 
 
 // VerifyAudit walks the whole trail and returns its head, or an *AuditError at
 // the first record that is missing, out of order or whose MAC does not chain.
-// With want set (an exported head), the trail must hold that record unchanged.
-func VerifyAudit(ctx context.Context, db *sql.DB, key []byte, want *AuditHead) (AuditHead, error) {
+// With want set (an exported head), the trail must hold that record unchanged
+// (0 and the zero MAC: the head of the empty trail, always held). Other errors
+// (reading the database) are not an *AuditError.
+func VerifyAudit(ctx context.Context, db auditReader, key []byte, want *AuditHead) (AuditHead, error) {
 	prev := make([]byte, sha256.Size)
-	head := AuditHead{MAC: hex.EncodeToString(prev)}
-	seen := false
+	head := AuditHead{MAC: zeroMAC}
+	if want != nil && want.Seq == 0 && want.MAC != zeroMAC {
+		return head, &AuditError{Seq: 0, Msg: "the exported head " + want.String() + " is not the empty trail's (0:" + zeroMAC + ")"}
+	}
+	seen := want != nil && want.Seq == 0
 	for {
 		recs, err := AuditRecords(ctx, db, head.Seq, 1000)
 		if err != nil {
@@ -266,15 +301,22 @@ func VerifyAuditFile(ctx context.Context, cfg *Config, want *AuditHead) (AuditHe
 	if _, err := os.Stat(dbPath); err != nil {
 		return AuditHead{}, 0, err
 	}
-	db, err := sql.Open("sqlite3", "file:"+dbPath+"?mode=ro&_busy_timeout=5000")
+	db, err := sql.Open("sqlite3", "file:"+(&url.URL{Path: dbPath}).EscapedPath()+"?mode=ro&_busy_timeout=5000")
 	if err != nil {
 		return AuditHead{}, 0, err
 	}
 	defer db.Close()
-	var n int64
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM gateway_audit`).Scan(&n); err != nil {
+	// One read transaction: the count and the walk see the same trail while
+	// the daemon appends.
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
 		return AuditHead{}, 0, err
 	}
-	h, err := VerifyAudit(ctx, db, key, want)
+	defer tx.Rollback()
+	var n int64
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM gateway_audit`).Scan(&n); err != nil {
+		return AuditHead{}, 0, err
+	}
+	h, err := VerifyAudit(ctx, tx, key, want)
 	return h, n, err
 }

@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -183,6 +184,73 @@ func TestAuditTrailShowsEveryRewrite(t *testing.T) {
 	})
 }
 
+// TestAuditKeyLost: a trail with records whose key file is gone does not
+// start with a new key (which would leave the trail unverifiable for good);
+// the key restored, the daemon starts and the trail verifies. An empty trail
+// gets a new key.
+func TestAuditKeyLost(t *testing.T) {
+	ctx := context.Background()
+	cfg, head := trail(t, 2)
+	keyFile := filepath.Join(cfg.StateDir, "audit.key")
+	if err := os.Rename(keyFile, keyFile+".away"); err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if g, err := Open(ctx, cfg, quiet); err == nil {
+		g.Close()
+		t.Fatal("the daemon started without the key of a trail with records")
+	} else if !strings.Contains(err.Error(), "3 records") || !strings.Contains(err.Error(), "restore the key file") {
+		t.Errorf("error %q", err)
+	}
+	if _, err := os.Stat(keyFile); !os.IsNotExist(err) {
+		t.Fatalf("a new key file was written: %v", err)
+	}
+	if _, _, err := VerifyAuditFile(ctx, cfg, nil); err == nil || errors.As(err, new(*AuditError)) {
+		t.Errorf("verify without the key: %v; want an error that is not a break in the trail", err)
+	}
+	if err := os.Rename(keyFile+".away", keyFile); err != nil {
+		t.Fatal(err)
+	}
+	g, err := Open(ctx, cfg, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Close()
+	if got, _, err := VerifyAuditFile(ctx, cfg, &head); err != nil || got != head {
+		t.Errorf("verify with the key back: %v %v", got, err)
+	}
+}
+
+// TestAuditHeadParse: heads as the daemon exports them, in either case, and
+// the empty trail's; anything else is refused rather than read loosely.
+func TestAuditHeadParse(t *testing.T) {
+	mac := strings.Repeat("ab", 32)
+	for _, ok := range []struct {
+		in   string
+		want AuditHead
+	}{
+		{"12:" + mac, AuditHead{12, mac}},
+		{"12:" + strings.ToUpper(mac), AuditHead{12, mac}},
+		{"0:" + zeroMAC, AuditHead{0, zeroMAC}},
+	} {
+		if h, err := ParseAuditHead(ok.in); err != nil || h != ok.want {
+			t.Errorf("ParseAuditHead(%q) = %v, %v", ok.in, h, err)
+		}
+	}
+	for _, bad := range []string{"010x:" + mac, "3x:" + mac, "-1:" + mac, "0x10:" + mac, "12:" + mac[:63] + "g", "12:" + mac[:62], "12" + mac, ""} {
+		if h, err := ParseAuditHead(bad); err == nil {
+			t.Errorf("ParseAuditHead(%q) = %v, want an error", bad, h)
+		}
+	}
+	// The empty trail's head verifies against any trail (it held then); a
+	// zero sequence with another MAC does not.
+	cfg, _ := trail(t, 1)
+	if _, _, err := VerifyAuditFile(context.Background(), cfg, &AuditHead{0, zeroMAC}); err != nil {
+		t.Errorf("the empty trail's head: %v", err)
+	}
+	wantBroken(t, cfg, &AuditHead{0, mac}, 0)
+}
+
 func wantBroken(t *testing.T, cfg *Config, head *AuditHead, seq int64) {
 	t.Helper()
 	_, _, err := VerifyAuditFile(context.Background(), cfg, head)
@@ -216,5 +284,17 @@ func TestAuditMACCoversEveryField(t *testing.T) {
 	other[0] = 1
 	if hmac.Equal(mac, auditMAC(key, other, &base)) {
 		t.Error("previous MAC not covered")
+	}
+}
+
+// TestAuditHeadOnlyMovesForward: records announced out of commit order (two
+// transactions racing to log) leave the exported head at the newest.
+func TestAuditHeadOnlyMovesForward(t *testing.T) {
+	g, _ := siteless(t)
+	start := g.AuditHeadNow().Seq
+	g.announce(AuditRecord{Seq: start + 2, MAC: strings.Repeat("b", 64)})
+	g.announce(AuditRecord{Seq: start + 1, MAC: strings.Repeat("a", 64)})
+	if h := g.AuditHeadNow(); h.Seq != start+2 || h.MAC != strings.Repeat("b", 64) {
+		t.Errorf("head %v after announcing %d then %d", h, start+2, start+1)
 	}
 }

@@ -98,7 +98,7 @@ func Open(ctx context.Context, cfg *Config, log *slog.Logger) (*Gateway, error) 
 	if keyFile == "" {
 		keyFile = filepath.Join(cfg.StateDir, "audit.key")
 	}
-	if g.auditKey, err = loadAuditKey(keyFile); err != nil {
+	if g.auditKey, err = loadAuditKey(ctx, g.db, keyFile); err != nil {
 		ledger.Close()
 		return nil, err
 	}

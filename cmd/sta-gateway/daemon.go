@@ -252,8 +252,13 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		want = &h
 	}
 	head, n, err := gateway.VerifyAuditFile(ctx, cfg, want)
-	if err != nil {
+	var ae *gateway.AuditError
+	switch {
+	case errors.As(err, &ae):
 		fmt.Fprintf(stderr, "sta-gateway: audit trail does not verify: %v (verified up to record %d)\n", err, head.Seq)
+		return exitError
+	case err != nil:
+		fmt.Fprintf(stderr, "sta-gateway: cannot verify the audit trail: %v\n", err)
 		return exitError
 	}
 	fmt.Fprintf(stdout, "audit trail ok: %d records, head %s\n", n, head)

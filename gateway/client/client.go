@@ -81,6 +81,10 @@ const (
 	DefaultRequestTimeout = 30 * time.Second
 )
 
+// MaxAnswer is the largest answer body the client reads (64 MiB): an
+// endpoint that sends more is refused rather than read into memory.
+const MaxAnswer = 64 << 20
+
 // Options configure a Client. The zero value of each field means its default.
 type Options struct {
 	// Token is sent as "Authorization: Bearer TOKEN" when not empty.
@@ -300,11 +304,16 @@ func (c *Client) do(parent context.Context, cl call) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		body := &io.LimitedReader{R: resp.Body, N: MaxAnswer + 1}
 		if cl.out == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
+			_, _ = io.Copy(io.Discard, body)
 			return nil
 		}
-		if err := json.NewDecoder(resp.Body).Decode(cl.out); err != nil {
+		err := json.NewDecoder(body).Decode(cl.out)
+		if body.N <= 0 {
+			return fmt.Errorf("%s: the gateway's answer is over %d MiB", cl.op, MaxAnswer>>20)
+		}
+		if err != nil {
 			return fmt.Errorf("%s: reading the gateway's answer: %w", cl.op, err)
 		}
 		return nil
