@@ -194,6 +194,12 @@ func TestOfflineGatewayDown(t *testing.T) {
 			t.Errorf("%v printed %q on stdout", args, r.stdout)
 		}
 	}
+	// A submission that never reached the gateway is not "maybe accepted".
+	r := c.run("submit", writeFile(t, "job.sbatch", "#!/bin/bash\nhostname\n"), "--project", "p")
+	r.check(t, 6, nil, []string{"unreachable"})
+	if strings.Contains(r.stderr, "may have been accepted") {
+		t.Errorf("refused connection, yet: %s", r.stderr)
+	}
 }
 
 func TestOfflineScriptErrors(t *testing.T) {
@@ -209,6 +215,7 @@ func TestOfflineScriptErrors(t *testing.T) {
 		{"no shebang", "hostname\n", 1, []string{"#!"}},
 		{"hetjob", "#!/bin/bash\n#SBATCH -N 1\n#SBATCH hetjob\n#SBATCH -N 2\nhostname\n", 1, []string{"line 3", "heterogeneous"}},
 		{"infinite time", "#!/bin/bash\n#SBATCH --time=UNLIMITED\nhostname\n", 1, []string{"line 2", "INFINITE"}},
+		{"not UTF-8", "#!/bin/bash\n#SBATCH -N 1\necho 'Gr\xfc\xdfe'\n", 1, []string{"line 3", "not UTF-8"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -20,6 +20,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -262,11 +263,18 @@ func (c *Client) do(parent context.Context, cl call) error {
 	}
 	var body any
 	if cl.body != nil {
-		b, err := json.Marshal(cl.body)
-		if err != nil {
+		// Not HTML-escaped: a script's <, > and & stay one byte each, so a
+		// script within api.MaxScriptBytes fits the gateway's body limit.
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(cl.body); err != nil {
 			return fmt.Errorf("%s: %w", cl.op, err)
 		}
-		body = b
+		if b.Len() > api.MaxBodyBytes {
+			return fmt.Errorf("%s: the request is %d bytes, over the gateway's limit of %d", cl.op, b.Len(), api.MaxBodyBytes)
+		}
+		body = b.Bytes()
 	}
 	attempts := new(int)
 	ctx = context.WithValue(ctx, attemptsKey{}, attempts)

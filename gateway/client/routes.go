@@ -10,6 +10,13 @@ import (
 	"github.com/sta-federation/sta-gateway/gateway/api"
 )
 
+// SubmitWait is how much longer than other requests a submission may take:
+// the gateway answers once the job is at its site, after sbatch (up to its
+// sbatch_timeout) and, when sbatch's outcome was unclear, a look-up by tag
+// after Slurm's fence and a second attempt. A client that gave up sooner could
+// not tell whether the job was accepted.
+const SubmitWait = 5 * time.Minute
+
 // Submit submits a job (POST /v1/jobs) with a new Idempotency-Key, the same
 // on every retry. With req.DryRun the gateway returns the routing decision
 // and stores nothing.
@@ -22,7 +29,7 @@ func (c *Client) Submit(ctx context.Context, req api.SubmitRequest) (*api.Job, e
 // job of the first request (and a conflict when the body differs).
 func (c *Client) SubmitWithKey(ctx context.Context, key string, req api.SubmitRequest) (*api.Job, error) {
 	var j api.Job
-	err := c.do(ctx, call{op: "submit job", method: http.MethodPost, path: "/jobs", body: req, out: &j, key: key})
+	err := c.do(ctx, call{op: "submit job", method: http.MethodPost, path: "/jobs", body: req, out: &j, key: key, extra: SubmitWait})
 	if err != nil {
 		return nil, err
 	}

@@ -90,6 +90,7 @@ func logsRun(ctx context.Context, opts *LogsOptions) error {
 	}
 	all := chunk{JobID: opts.ID, Stream: stream}
 	var offset int64
+	var idle time.Duration // the pause before asking again after an answer with nothing new
 	for {
 		o, err := c.Output(ctx, opts.ID, stream, offset, wait)
 		if err != nil {
@@ -126,6 +127,16 @@ func logsRun(ctx context.Context, opts *LogsOptions) error {
 		}
 		if o.EOF || (!opts.Follow && !progressed) {
 			break
+		}
+		// The gateway answers at once when it cannot wait for output (a job
+		// not at its site yet): ask again after a pause, 1 s growing to 5 s.
+		if progressed {
+			idle = 0
+		} else {
+			idle = min(idle+time.Second, 5*time.Second)
+			if err := sleep(ctx, idle); err != nil {
+				return nil
+			}
 		}
 	}
 	if opts.JSON && !opts.Follow {

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -87,6 +89,7 @@ SCRIPT may be "-" for standard input.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.ScriptPath = args[0]
 			opts.Changed = cmd.Flags().Changed
+			opts.JSON = f.WantJSON(opts.JSON)
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -271,7 +274,25 @@ func readScript(opts *SubmitOptions) ([]byte, string, error) {
 	if len(text) > api.MaxScriptBytes {
 		return nil, name, fmt.Errorf("script %s is larger than the gateway accepts (%d bytes)", name, api.MaxScriptBytes)
 	}
+	// The request is JSON, which carries UTF-8 only: other bytes would reach
+	// Slurm as U+FFFD, a different script.
+	if !utf8.Valid(text) {
+		line := 1 + bytes.Count(text[:firstInvalid(text)], []byte("\n"))
+		return nil, name, fmt.Errorf("script %s line %d is not UTF-8 (convert it, e.g. iconv -f LATIN1 -t UTF-8)", name, line)
+	}
 	return text, name, nil
+}
+
+// firstInvalid is the offset of the first byte of text that is not valid UTF-8.
+func firstInvalid(text []byte) int {
+	for i := 0; i < len(text); {
+		r, n := utf8.DecodeRune(text[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return len(text)
 }
 
 // sbatchMsg prints sbatch errors without the "sbatch: " prefix of each line.
@@ -297,13 +318,20 @@ func submitRun(ctx context.Context, opts *SubmitOptions) error {
 	if err != nil {
 		return err
 	}
-	var j *api.Job
-	if opts.IdempotencyKey != "" {
-		j, err = c.SubmitWithKey(ctx, opts.IdempotencyKey, *req)
-	} else {
-		j, err = c.Submit(ctx, *req)
+	key := opts.IdempotencyKey
+	if key == "" {
+		key = client.NewIdempotencyKey()
 	}
+	j, err := c.SubmitWithKey(ctx, key, *req)
 	if err != nil {
+		// No answer: the gateway may have accepted the job all the same.
+		// The same key gets it back, where a new run would submit it again.
+		var ue *client.UnreachableError
+		var oe *net.OpError
+		dialFailed := errors.As(err, &oe) && oe.Op == "dial" // never sent
+		if !opts.DryRun && errors.As(err, &ue) && ue.Attempts > 0 && !dialFailed {
+			return fmt.Errorf("%w\nthe job may have been accepted: run the same command with --idempotency-key %s to get it without submitting it twice", err, key)
+		}
 		return err
 	}
 	out := opts.IO.Out

@@ -73,7 +73,13 @@ quality goes there.`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if jsonFlag {
+				if cmd.Flags().Changed("format") && opts.Format != "json" {
+					return cmdutil.FlagErrorf("--json and --format %s: choose one", opts.Format)
+				}
 				opts.Format = "json"
+			}
+			if err := ibFlagsNeedIB(opts.From, opts.IBNodes, opts.IBExclude); err != nil {
+				return err
 			}
 			if opts.TopologyPath == "" {
 				return cmdutil.FlagErrorf("plan needs --topology FILE")
@@ -112,6 +118,15 @@ quality goes there.`,
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(mpi.Formats, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("from", cobra.FixedCompletions(FromValues, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
+}
+
+// ibFlagsNeedIB refuses --ib-nodes and --ib-exclude for a topology that is
+// not ibnetdiscover output, where they would do nothing.
+func ibFlagsNeedIB(from, nodes, exclude string) error {
+	if from != "ibnetdiscover" && (nodes != "" || exclude != "") {
+		return cmdutil.FlagErrorf("--ib-nodes and --ib-exclude are for --from ibnetdiscover, not %s", from)
+	}
+	return nil
 }
 
 // readTopology reads a topology file in the given format.
@@ -204,6 +219,9 @@ merged into one logical leaf; hosts left out and why are written as comments.
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Path = args[0]
 			if err := cmdutil.OneOf("from", opts.From, FromValues); err != nil {
+				return err
+			}
+			if err := ibFlagsNeedIB(opts.From, opts.IBNodes, opts.IBExclude); err != nil {
 				return err
 			}
 			if runF != nil {

@@ -67,14 +67,23 @@ func TestConvertFlagsReachOptions(t *testing.T) {
 	e := cmdtest.MustEnv(t, "", "", "")
 	var got *placement.ConvertOptions
 	cmd := placement.NewCmdConvert(e.F, func(_ context.Context, o *placement.ConvertOptions) error { got = o; return nil })
-	if err := e.Exec(t, cmd, "--from", "topology.conf", "--ib-exclude", "login[1-2]", "--json", "fabric.txt"); err != nil {
+	if err := e.Exec(t, cmd, "--from", "ibnetdiscover", "--ib-exclude", "login[1-2]", "--json", "fabric.txt"); err != nil {
 		t.Fatal(err)
 	}
-	if got.Path != "fabric.txt" || got.From != "topology.conf" || got.IBExclude != "login[1-2]" || !got.JSON {
+	if got.Path != "fabric.txt" || got.From != "ibnetdiscover" || got.IBExclude != "login[1-2]" || !got.JSON {
 		t.Errorf("options %+v", got)
 	}
 	err := e.Exec(t, placement.NewCmdConvert(e.F, nil), "--from", "dot", "x")
 	if cmdutil.ExitCode(err) != 2 {
 		t.Errorf("--from dot: %v", err)
+	}
+	// Flags that would do nothing are refused, not ignored.
+	err = e.Exec(t, placement.NewCmdConvert(e.F, nil), "--from", "topology.conf", "--ib-exclude", "login[1-2]", "x")
+	if cmdutil.ExitCode(err) != 2 || !strings.Contains(err.Error(), "--from ibnetdiscover") {
+		t.Errorf("--ib-exclude with topology.conf: %v", err)
+	}
+	err = e.Exec(t, placement.NewCmdPlan(e.F, nil), "--topology", "t.conf", "--free", "n1", "--nodes", "1", "--json", "--format", "rankfile")
+	if cmdutil.ExitCode(err) != 2 || !strings.Contains(err.Error(), "choose one") {
+		t.Errorf("--json --format rankfile: %v", err)
 	}
 }

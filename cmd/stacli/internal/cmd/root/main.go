@@ -46,6 +46,13 @@ func Version() string {
 func Main() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first Ctrl-C cancels the command (which says where it stopped); a
+	// second one kills the process, even in a read that does not see ctx
+	// (a script from a terminal's stdin).
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	f := cmdutil.New(iostreams.System(), Version(), config.Load, client.Options{})
 	return Run(ctx, f, os.Args[1:])
 }
