@@ -51,7 +51,8 @@ type Gateway struct {
 	cancel   context.CancelFunc
 	bg       sync.WaitGroup // pollers, submission drivers
 	draining atomic.Bool
-	driving  sync.Map // job id -> struct{}: a driver runs for it
+	drained  chan struct{} // closed by Drain: event streams end
+	driving  sync.Map      // job id -> struct{}: a driver runs for it
 	events   *broadcaster
 
 	metrics *metrics
@@ -89,7 +90,7 @@ func Open(ctx context.Context, cfg *Config, log *slog.Logger) (*Gateway, error) 
 		return nil, fmt.Errorf("ledger %s: %w", dbPath, err)
 	}
 	g := &Gateway{cfg: cfg, log: log, db: ledger.DB(), ledger: ledger, led: ledger, token: token,
-		now: time.Now, sites: map[string]*site{}, events: newBroadcaster()}
+		now: time.Now, sites: map[string]*site{}, events: newBroadcaster(), drained: make(chan struct{})}
 	if err := migrate(ctx, g.db); err != nil {
 		ledger.Close()
 		return nil, err
@@ -227,12 +228,16 @@ func (g *Gateway) Start(ctx context.Context) {
 }
 
 // Drain stops accepting new jobs; submissions under way go on.
-func (g *Gateway) Drain() { g.draining.Store(true) }
+func (g *Gateway) Drain() {
+	if !g.draining.Swap(true) {
+		close(g.drained)
+	}
+}
 
 // Close stops the pollers and waits for the submission drivers, then closes the
 // sites and the database.
 func (g *Gateway) Close() error {
-	g.draining.Store(true)
+	g.Drain()
 	if g.cancel != nil {
 		g.cancel()
 	}

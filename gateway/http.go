@@ -422,22 +422,31 @@ func (g *Gateway) handleOutput(w http.ResponseWriter, r *http.Request, p princip
 // ends or the client goes.
 func (g *Gateway) handleEvents(w http.ResponseWriter, r *http.Request, p principal) error {
 	id := r.PathValue("id")
-	if _, err := g.jobFor(r.Context(), p, id); err != nil {
+	j, err := g.jobFor(r.Context(), p, id)
+	if err != nil {
 		return err
 	}
 	fl, ok := w.(http.Flusher)
 	if !ok {
 		return errors.New("streaming unsupported")
 	}
+	var after int64
+	if s := r.Header.Get("Last-Event-ID"); s != "" {
+		after, _ = strconv.ParseInt(s, 10, 64)
+	}
+	// A client that reconnects after the final event (an EventSource does)
+	// gets 204, which tells it to stop, rather than a stream that never ends.
+	if j.State.Final() {
+		if evs, err := jobEvents(r.Context(), g.db, id, after); err == nil && len(evs) == 0 {
+			w.WriteHeader(http.StatusNoContent)
+			return nil
+		}
+	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
 	sub := g.events.subscribe(id)
 	defer g.events.unsubscribe(id, sub)
-	var after int64
-	if s := r.Header.Get("Last-Event-ID"); s != "" {
-		after, _ = strconv.ParseInt(s, 10, 64)
-	}
 	for {
 		evs, err := jobEvents(r.Context(), g.db, id, after)
 		if err != nil {
@@ -455,6 +464,8 @@ func (g *Gateway) handleEvents(w http.ResponseWriter, r *http.Request, p princip
 		fl.Flush()
 		select {
 		case <-r.Context().Done():
+			return nil
+		case <-g.drained: // shutting down: the client reconnects to the next daemon
 			return nil
 		case <-sub:
 		case <-time.After(15 * time.Second):

@@ -306,7 +306,7 @@ func (g *Gateway) driveOnce(ctx context.Context, id string) (done bool, err erro
 	}
 	s := g.sites[j.Site]
 	if s == nil {
-		return true, g.reject(ctx, j, "site "+j.Site+" is no longer configured")
+		return recorded(g.reject(ctx, j, "site "+j.Site+" is no longer configured"))
 	}
 	c, err := s.client(j.Login)
 	if err != nil {
@@ -337,19 +337,25 @@ func (g *Gateway) driveOnce(ctx context.Context, id string) (done bool, err erro
 		switch {
 		case err == nil:
 			g.log.Info("submission found by its tag", "job", id, "site_job_id", ref.JobID)
-			return true, g.submitted(ctx, j, ref)
+			return recorded(g.submitted(ctx, j, ref))
 		case ref != nil:
 			// Several jobs carry the tag (FindByTag returns the first with the
 			// error): keep it, and say so loudly.
 			g.log.Error("exactly-once broken", "job", id, "err", err.Error())
-			return true, g.submitted(ctx, j, ref)
+			return recorded(g.submitted(ctx, j, ref))
 		case !errors.Is(err, slurm.ErrNotFound):
 			s.setReachable(err)
 			return false, err
 		}
 	}
 	if j.CancelRequested {
-		return true, g.finishUnsubmitted(ctx, j, api.StateCancelled, "cancelled before submission")
+		return recorded(g.finishUnsubmitted(ctx, j, api.StateCancelled, "cancelled before submission"))
+	}
+	// sbatch failed this often, and the lookups proved that no job exists,
+	// while the site answers the poller's queries: the failure is not the
+	// site being away. Give up rather than hold the core-hours for ever.
+	if reachable, _, _, _ := s.status(); j.Attempts >= maxSubmitAttempts && reachable {
+		return recorded(g.reject(ctx, j, fmt.Sprintf("sbatch failed %d times (%s)", j.Attempts, j.Reason)))
 	}
 	// Record the attempt before sbatch runs: a crash from here on leads to a
 	// lookup, never to a blind resubmission.
@@ -367,20 +373,35 @@ func (g *Gateway) driveOnce(ctx context.Context, id string) (done bool, err erro
 	switch {
 	case err == nil:
 		s.setReachable(nil)
-		return true, g.submitted(ctx, j, ref)
+		return recorded(g.submitted(ctx, j, ref))
 	case errors.As(err, &rej):
 		s.setReachable(nil)
-		return true, g.reject(ctx, j, rej.Message)
+		return recorded(g.reject(ctx, j, rej.Message))
 	case errors.Is(err, slurm.ErrMismatch) && ref != nil:
-		// The job exists but is not what was asked: cancel it, reject ours.
+		// The job exists but is not what was asked: cancel it and reject ours.
+		// If the cancel fails, follow it as ours, marked cancelled: the
+		// poller cancels it again and charges what it used.
 		g.log.Error("accepted job differs from the request; cancelling it", "job", id, "err", err.Error())
-		s.slurm.Cancel(ctx, c, *ref, "")
-		return true, g.reject(ctx, j, err.Error())
+		if cerr := s.slurm.Cancel(ctx, c, *ref, j.Tag); cerr != nil {
+			g.log.Error("cancel of the differing job failed; following it until it ends", "job", id, "err", cerr.Error())
+			if _, uerr := g.db.ExecContext(ctx, `UPDATE gateway_jobs SET cancel_requested = 1 WHERE id = ?`, id); uerr != nil {
+				return false, uerr
+			}
+			j.CancelRequested = true
+			return recorded(g.submitted(ctx, j, ref))
+		}
+		return recorded(g.reject(ctx, j, err.Error()))
 	case ref != nil:
 		// sbatch gave an id but the read-back failed: the job exists.
-		return true, g.submitted(ctx, j, ref)
+		return recorded(g.submitted(ctx, j, ref))
 	case errors.Is(err, slurm.ErrAmbiguous):
-		g.log.Warn("submission outcome unknown; looking it up after the fence", "job", id, "err", err.Error())
+		g.log.Warn("submission outcome unknown; looking it up after the fence", "job", id, "attempt", j.Attempts, "err", err.Error())
+		// The job shows why it is still SUBMITTING, and the last attempt's
+		// error is the reason if it is given up (below).
+		if _, uerr := g.db.ExecContext(ctx, `UPDATE gateway_jobs SET reason = ? WHERE id = ?`,
+			truncateReason(fmt.Sprintf("sbatch attempt %d: %v", j.Attempts, err)), id); uerr != nil {
+			return false, uerr
+		}
 		return false, nil
 	default:
 		if ctx.Err() == nil {
@@ -388,6 +409,23 @@ func (g *Gateway) driveOnce(ctx context.Context, id string) (done bool, err erro
 		}
 		return false, err
 	}
+}
+
+// maxSubmitAttempts is how many sbatch attempts that created no job the
+// driver makes, while the site answers queries, before it rejects the job.
+const maxSubmitAttempts = 8
+
+// recorded is a driver step's outcome: done once what happened is recorded;
+// a failure to record it (the database busy) is retried, never dropped.
+func recorded(err error) (done bool, _ error) { return err == nil, err }
+
+// truncateReason keeps a reason to a line of reasonable length.
+func truncateReason(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 300 {
+		s = s[:300] + "..."
+	}
+	return s
 }
 
 // submitted records the site's job id: the job leaves SUBMITTING.
@@ -440,12 +478,31 @@ func (g *Gateway) submitted(ctx context.Context, j *job, ref *slurm.JobRef) erro
 	g.metrics.submitted(j.Site, "submitted")
 	g.log.Info("job submitted", "job", j.ID, "site", j.Site, "site_job_id", ref.JobID)
 	g.events.publish(j.ID)
-	if j.CancelRequested {
-		if c, err := s.client(j.Login); err == nil {
-			s.slurm.Cancel(ctx, c, *ref, j.Tag)
-		}
+	// A cancel may have come while sbatch ran: read the mark again now that
+	// the site's job id is recorded (a cancel from now on sends scancel
+	// itself). A failed scancel is sent again by the poller.
+	cancel := j.CancelRequested
+	if err := g.db.QueryRowContext(ctx, `SELECT cancel_requested FROM gateway_jobs WHERE id = ?`, j.ID).Scan(&cancel); err != nil {
+		g.log.Warn("read cancel mark", "job", j.ID, "err", err.Error())
+	}
+	if cancel {
+		g.cancelAtSite(ctx, j.ID, s, j.Login, *ref, j.Tag)
 	}
 	return nil
+}
+
+// cancelAtSite sends scancel for a job whose cancel was asked for, logging a
+// failure (the poller sends it again while the job lives).
+func (g *Gateway) cancelAtSite(ctx context.Context, id string, s *site, login string, ref slurm.JobRef, tag string) {
+	c, err := s.client(login)
+	if err == nil {
+		err = s.slurm.Cancel(ctx, c, ref, tag)
+	}
+	if err != nil {
+		g.log.Warn("scancel failed; sent again at the next poll", "job", id, "site", s.cfg.Name, "site_job_id", ref.JobID, "err", err.Error())
+		return
+	}
+	g.log.Info("job cancel sent", "job", id, "site", s.cfg.Name, "site_job_id", ref.JobID)
 }
 
 // reject ends a job that Slurm refused (or that cannot be submitted): its hold is
@@ -508,8 +565,16 @@ func (g *Gateway) Cancel(ctx context.Context, p principal, id string) (api.Job, 
 		"site_job_id": j.SiteJobID, "state": j.State}); err != nil {
 		return api.Job{}, err
 	}
-	if j.SiteJobID != "" {
+	// Read the job again: its submission may have been recorded since (the
+	// driver reads the mark after recording it, so one of the two cancels).
+	if j, err = getJob(ctx, g.db, id); err != nil {
+		return api.Job{}, err
+	}
+	if j.SiteJobID != "" && !j.State.Final() {
 		s := g.sites[j.Site]
+		if s == nil {
+			return api.Job{}, api.Errorf(api.CodeUnavailable, "site %s is no longer configured", j.Site)
+		}
 		c, err := s.client(j.Login)
 		if err != nil {
 			return api.Job{}, err
@@ -606,6 +671,9 @@ func (g *Gateway) Output(ctx context.Context, p principal, id, stream string, of
 		}
 	}
 	s := g.sites[j.Site]
+	if s == nil {
+		return api.Output{}, api.Errorf(api.CodeUnavailable, "site %s is no longer configured", j.Site)
+	}
 	c, err := s.client(j.Login)
 	if err != nil {
 		return api.Output{}, err

@@ -115,6 +115,7 @@ func (g *Gateway) pollOnce(ctx context.Context, s *site, discover bool) error {
 	for _, j := range jobs {
 		byLogin[j.Login] = append(byLogin[j.Login], j)
 	}
+	failed := map[string]error{}            // login -> why its squeue failed (no monitor)
 	seen := map[string]slurm.QueueJob{}     // site job id -> row
 	arrays := map[string][]slurm.QueueJob{} // array job id -> a row per task
 	remember := func(rows []slurm.QueueJob) {
@@ -147,6 +148,10 @@ func (g *Gateway) pollOnce(ctx context.Context, s *site, discover bool) error {
 		s.setQueue(rows)
 		remember(rows)
 	} else {
+		// One squeue per login. A login that fails (its key or certificate,
+		// its account locked) leaves its jobs as they are this tick; the
+		// others are followed. Only when every login fails is the site away.
+		tried := 0
 		for l, js := range byLogin {
 			var ids []string
 			for _, j := range js {
@@ -157,19 +162,31 @@ func (g *Gateway) pollOnce(ctx context.Context, s *site, discover bool) error {
 			if len(ids) == 0 {
 				continue
 			}
+			tried++
 			c, err := s.client(l)
-			if err != nil {
+			if err == nil {
+				var rows []slurm.QueueJob
+				if rows, err = s.slurm.Queue(ctx, c, slurm.SqueueQuery{JobIDs: ids, Users: []string{l}, ExpandArrays: true}); err == nil {
+					remember(rows)
+					continue
+				}
+			}
+			failed[l] = err
+		}
+		if tried > 0 && len(failed) == tried {
+			for _, err := range failed {
 				return err
 			}
-			rows, err := s.slurm.Queue(ctx, c, slurm.SqueueQuery{JobIDs: ids, Users: []string{l}, ExpandArrays: true})
-			if err != nil {
-				return err
-			}
-			remember(rows)
+		}
+		for l, err := range failed {
+			g.log.Warn("site poll failed for one login; its jobs wait for the next tick", "site", s.cfg.Name, "login", l, "err", err.Error())
 		}
 	}
 	var gone []*job
 	for _, j := range jobs {
+		if failed[j.Login] != nil {
+			continue
+		}
 		if j.ArraySpec != "" {
 			var mine []slurm.QueueJob
 			for _, q := range arrays[j.SiteJobID] {
@@ -196,6 +213,11 @@ func (g *Gateway) pollOnce(ctx context.Context, s *site, discover bool) error {
 		}
 		if err := g.observe(ctx, j, q); err != nil {
 			return err
+		}
+		if j.CancelRequested {
+			// Cancelled, and still in the queue: the scancel failed or
+			// came too soon (a job being submitted); send it again.
+			g.cancelAtSite(ctx, j.ID, s, j.Login, slurm.JobRef{Cluster: j.Cluster, JobID: j.SiteJobID}, j.Tag)
 		}
 	}
 	if len(gone) > 0 {
@@ -261,49 +283,66 @@ func (g *Gateway) account(ctx context.Context, s *site, jobs []*job) error {
 			byLogin[j.Login] = append(byLogin[j.Login], j)
 		}
 	}
+	var errs []error
 	for login, js := range byLogin {
-		c, err := s.client(login)
-		if err != nil {
+		if err := g.accountLogin(ctx, s, login, js); err != nil {
+			errs = append(errs, fmt.Errorf("login %s: %w", login, err))
+		}
+	}
+	// As for squeue: the site is away only when no login could read sacct.
+	if len(errs) > 0 && len(errs) == len(byLogin) {
+		return errors.Join(errs...)
+	}
+	for _, err := range errs {
+		g.log.Warn("accounting failed for one login; its jobs wait for the next tick", "site", s.cfg.Name, "err", err.Error())
+	}
+	return nil
+}
+
+// accountLogin reads sacct through one login for its jobs and settles those
+// that ended.
+func (g *Gateway) accountLogin(ctx context.Context, s *site, login string, js []*job) error {
+	c, err := s.client(login)
+	if err != nil {
+		return err
+	}
+	ids := make([]string, len(js))
+	since := g.now()
+	for i, j := range js {
+		ids[i] = j.SiteJobID
+		if j.CreatedAt.Before(since) {
+			since = j.CreatedAt
+		}
+	}
+	rows, err := s.slurm.Accounting(ctx, c, slurm.SacctQuery{JobIDs: ids, Runs: true,
+		Since: since.Add(-s.cfg.ClockSkew.Duration), Now: g.now()})
+	if err != nil {
+		return err
+	}
+	for _, j := range js {
+		var mine []slurm.AcctJob
+		for _, r := range rows {
+			if r.Step != "" || r.Cluster != "" && r.Cluster != j.Cluster {
+				continue
+			}
+			id := r.JobIDRaw
+			if r.ArrayJobID != "" {
+				id = r.ArrayJobID
+			}
+			if id != j.SiteJobID || (r.Comment != "" && !strings.HasPrefix(r.Comment, j.Tag)) {
+				continue
+			}
+			mine = append(mine, r)
+		}
+		if len(mine) == 0 {
+			continue // not in accounting yet: look again next tick
+		}
+		settle := g.settle
+		if j.ArraySpec != "" {
+			settle = g.settleArray
+		}
+		if err := settle(ctx, j, mine); err != nil {
 			return err
-		}
-		ids := make([]string, len(js))
-		since := g.now()
-		for i, j := range js {
-			ids[i] = j.SiteJobID
-			if j.CreatedAt.Before(since) {
-				since = j.CreatedAt
-			}
-		}
-		rows, err := s.slurm.Accounting(ctx, c, slurm.SacctQuery{JobIDs: ids, Runs: true,
-			Since: since.Add(-s.cfg.ClockSkew.Duration), Now: g.now()})
-		if err != nil {
-			return err
-		}
-		for _, j := range js {
-			var mine []slurm.AcctJob
-			for _, r := range rows {
-				if r.Step != "" || r.Cluster != "" && r.Cluster != j.Cluster {
-					continue
-				}
-				id := r.JobIDRaw
-				if r.ArrayJobID != "" {
-					id = r.ArrayJobID
-				}
-				if id != j.SiteJobID || (r.Comment != "" && !strings.HasPrefix(r.Comment, j.Tag)) {
-					continue
-				}
-				mine = append(mine, r)
-			}
-			if len(mine) == 0 {
-				continue // not in accounting yet: look again next tick
-			}
-			settle := g.settle
-			if j.ArraySpec != "" {
-				settle = g.settleArray
-			}
-			if err := settle(ctx, j, mine); err != nil {
-				return err
-			}
 		}
 	}
 	return nil
@@ -482,10 +521,12 @@ func (g *Gateway) observeArray(ctx context.Context, j *job, rows []slurm.QueueJo
 	reason := ""
 	var nodes []string
 	var started time.Time
+	unsettled := 0
 	for id, t := range ts {
 		if t.Settled {
 			continue
 		}
+		unsettled++
 		q, ok := inQueue[id]
 		if !ok || q.State.IsFinal() {
 			needAcct = true
@@ -544,7 +585,9 @@ func (g *Gateway) observeArray(ctx context.Context, j *job, rows []slurm.QueueJo
 		return false, err
 	}
 	g.events.publish(j.ID)
-	return needAcct, nil
+	// Every task settled but the array not closed (its last transaction
+	// failed, the daemon stopped): settleArray closes it.
+	return needAcct || unsettled == 0, nil
 }
 
 // severity orders the end states of an array's tasks: the array ends in the most

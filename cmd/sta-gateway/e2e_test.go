@@ -858,6 +858,52 @@ func TestControllerDownChangesNoState(t *testing.T) {
 	}
 }
 
+// TestCancelDuringSubmission: a cancel that arrives while sbatch runs (the
+// controller stopped for a moment) is not lost: whichever of the cancel and
+// the recording of the submission comes second sends scancel, and the job
+// ends CANCELLED instead of running its 60 seconds.
+func TestCancelDuringSubmission(t *testing.T) {
+	env := devsites.Load(t)
+	site := env.Site(t, "ca-hydro")
+	d := startDaemon(t, env)
+	ctld := env.PID(t, site.Name+"-slurmctld")
+	if err := syscall.Kill(ctld, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	resume := func() { once.Do(func() { syscall.Kill(ctld, syscall.SIGCONT) }) }
+	t.Cleanup(resume)
+	submitted := make(chan api.Job, 1)
+	go func() {
+		j, _, _ := d.submit("alice", api.SubmitRequest{Script: "#!/bin/bash\n#SBATCH --time=2\nsleep 60\n", Project: "climate-ca"}, "")
+		submitted <- j
+	}()
+	var id string
+	for deadline := time.Now().Add(10 * time.Second); id == "" && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		var js []api.Job
+		d.do("GET", "/v1/jobs?state=SUBMITTING", "alice", nil, &js)
+		if len(js) > 0 {
+			id = js[0].ID
+		}
+	}
+	if id == "" {
+		t.Fatal("no job in SUBMITTING while the controller is stopped")
+	}
+	var c api.Job
+	if code := d.do("POST", "/v1/jobs/"+id+"/cancel", "alice", nil, &c); code != 200 || c.State != api.StateSubmitting {
+		t.Fatalf("cancel during sbatch: %d %s", code, c.State)
+	}
+	resume()
+	if j := <-submitted; j.ID != id {
+		t.Fatalf("submission answered with job %q, cancelled %q", j.ID, id)
+	}
+	j := d.waitState("alice", id, 50*time.Second, final)
+	if j.State != api.StateCancelled {
+		t.Fatalf("job cancelled during its submission ended %s (%s), site job %s", j.State, j.Reason, j.SiteJobID)
+	}
+	t.Logf("cancelled during sbatch: Slurm job %q, ended %s after %v", j.SiteJobID, j.State, j.EndedAt.Sub(j.CreatedAt).Round(time.Second))
+}
+
 // tagCounts counts, in the site's accounting (read as its administrator), the Slurm
 // jobs that carry each gateway job's tag. A job that just ended can take a moment
 // to show in a time-window sacct query: it reads again, for up to a minute, until
