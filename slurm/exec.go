@@ -170,6 +170,12 @@ func (c *Client) conn(ctx context.Context) (*conn, error) {
 			c.mu.Unlock()
 			return nil, err
 		}
+		if c.closed {
+			// Closed while dialling: this connection would outlive the Client.
+			c.mu.Unlock()
+			client.Close()
+			return nil, ErrClosed
+		}
 		c.dials.Add(1)
 		cn := &conn{client: client, dead: make(chan struct{})}
 		c.cur = cn
@@ -268,6 +274,14 @@ func (c *Client) run(ctx context.Context, cmd Command) (*Result, error) {
 			cmd.Timeout = time.Until(dl)
 		}
 	}
+	if cmd.Timeout > 0 {
+		// The remote timeout bounds the command once it runs; this bounds
+		// everything before and around it (a login shell stuck in its rc
+		// files, a connection that stops answering) on this side.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cmd.Timeout+localGrace)
+		defer cancel()
+	}
 	if c.cfg.Shells > 0 && !c.noShell.Load() {
 		res, err := c.runShell(ctx, cmd)
 		if !errors.Is(err, errNoShell) {
@@ -276,6 +290,10 @@ func (c *Client) run(ctx context.Context, cmd Command) (*Result, error) {
 	}
 	return c.runSession(ctx, cmd)
 }
+
+// localGrace is how much longer than a command's remote timeout this side
+// waits for its answer: timeout's --kill-after, and the way back.
+const localGrace = 5 * time.Second
 
 // argv returns the program and its arguments with the remote timeout in front.
 func argv(cmd Command) []string {
@@ -286,33 +304,56 @@ func argv(cmd Command) []string {
 	return append([]string{"timeout", "--kill-after=2", strconv.FormatInt(secs, 10)}, cmd.Args...)
 }
 
-// prelude clears what must not steer Slurm commands (SBATCH_* input variables,
-// SLURM_CLUSTERS) and makes times epoch seconds. A constant: no user data.
-const prelude = `for v in $(env | sed -n "s/^\(SBATCH_[A-Za-z0-9_]*\)=.*/\1/p"); do unset "$v"; done; unset SLURM_CLUSTERS; SLURM_TIME_FORMAT=%s; export SLURM_TIME_FORMAT`
+// prelude clears what must not steer Slurm commands (the input variables of
+// sbatch, squeue, sacct, scontrol, scancel and sinfo: SBATCH_*, SQUEUE_*, ...,
+// which a user's profile may set to filter or redirect output; SLURM_CLUSTERS)
+// and makes times epoch seconds. A constant: no user data.
+const prelude = `for v in $(env | sed -n "s/^\(S\(BATCH\|QUEUE\|ACCT\|CONTROL\|CANCEL\|INFO\)_[A-Za-z0-9_]*\)=.*/\1/p"); do unset "$v"; done; unset SLURM_CLUSTERS; SLURM_TIME_FORMAT=%s; export SLURM_TIME_FORMAT`
 
 // sessionLine is the line the login shell runs for one command: a POSIX sh runs the
-// prelude and then execs the quoted arguments. It is one line of single-quoted
-// words, which sh, bash, zsh and csh all read alike.
+// prelude and then execs the quoted arguments. It is one line of loginQuote'd
+// words, which sh, bash, zsh, csh and fish all read alike.
 func sessionLine(args []string) string {
 	var b strings.Builder
 	b.WriteString("exec /bin/sh -c ")
-	b.WriteString(sbatch.Quote(prelude + `; exec "$@"`))
+	b.WriteString(loginQuote(prelude + `; exec "$@"`))
 	b.WriteString(" sh")
 	for _, a := range args {
 		b.WriteByte(' ')
-		b.WriteString(sbatch.Quote(a))
+		b.WriteString(loginQuote(a))
 	}
 	return b.String()
 }
 
 // bareLine is the command line for a site whose key forces a command: the
-// arguments as plain or single-quoted words, nothing else.
+// arguments as loginQuote'd words, nothing else.
 func bareLine(args []string) string {
 	q := make([]string, len(args))
 	for i, a := range args {
-		q[i] = sbatch.Quote(a)
+		q[i] = loginQuote(a)
 	}
 	return strings.Join(q, " ")
+}
+
+// loginQuote quotes a word for the user's login shell, whichever it is (sh,
+// bash, zsh, csh, fish): in single quotes, byte for byte, except the quote
+// and the backslash (which fish reads as escapes even there), each written
+// outside the quotes, escaped with a backslash.
+func loginQuote(s string) string {
+	var b strings.Builder
+	b.WriteByte('\'')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\'':
+			b.WriteString(`'\''`)
+		case '\\':
+			b.WriteString(`'\\'`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('\'')
+	return b.String()
 }
 
 func (c *Client) runSession(ctx context.Context, cmd Command) (*Result, error) {
@@ -476,6 +517,9 @@ func (c *Client) getShell(ctx context.Context) (*shell, error) {
 			sh.close()
 			c.nshells.Add(-1)
 			c.release()
+		case <-time.After(250 * time.Millisecond):
+			// A busy shell that failed is retired, not returned: look again
+			// whether a new one may start.
 		case <-ctx.Done():
 			return nil, &RunError{Site: c.cfg.Site, Cmd: "shell", Err: ctx.Err()}
 		}
@@ -508,7 +552,7 @@ func (c *Client) startShell(ctx context.Context) (*shell, error) {
 	}
 	sh := &shell{cn: cn, sess: sess, stdin: stdin, marker: "STA-END-" + randomHex(16),
 		stdout: newMarkReader(stdout, c.cfg.MaxOutput), stderr: newMarkReader(stderr, c.cfg.MaxOutput)}
-	if err := sess.Start("exec /bin/sh -c " + sbatch.Quote(prelude+"; exec /bin/sh -s")); err != nil {
+	if err := sess.Start("exec /bin/sh -c " + loginQuote(prelude+"; exec /bin/sh -s")); err != nil {
 		sess.Close()
 		return nil, &RunError{Site: c.cfg.Site, Cmd: "shell", Err: err}
 	}
@@ -520,9 +564,15 @@ func (c *Client) startShell(ctx context.Context) (*shell, error) {
 		if ctx.Err() != nil {
 			return nil, &RunError{Site: c.cfg.Site, Cmd: "shell", Err: ctx.Err()}
 		}
+		if !cn.alive() {
+			// The connection went, not the shell: an ordinary failure, the
+			// next command redials (and probes again).
+			return nil, &RunError{Site: c.cfg.Site, Cmd: "shell", Err: fmt.Errorf("%w (%v)", err, cn.err)}
+		}
 		if errors.Is(err, io.ErrUnexpectedEOF) {
-			// The session ended instead of running a shell: a forced command ran
-			// (and refused or ignored the shell). Send plain words from now on.
+			// The session ended instead of running a shell, on a live
+			// connection: a forced command ran (and refused or ignored the
+			// shell). Send plain words from now on.
 			c.forced.Store(true)
 		}
 		c.noShell.Store(true)

@@ -231,8 +231,27 @@ func (s *Site) Submit(ctx context.Context, r Runner, req SubmitRequest) (*JobRef
 
 // sbatchMayHaveSubmitted says whether sbatch's error leaves the job's existence
 // unknown: the controller may have accepted the request without the reply
-// reaching sbatch. Anything unrecognised counts as unknown, the safe side.
+// reaching sbatch. A sign of a lost exchange anywhere wins; only sbatch's own
+// lines ("sbatch: ...", not what a login shell's rc files print) can make a
+// rejection definite; anything unrecognised counts as unknown, the safe side.
 func sbatchMayHaveSubmitted(stderr string) bool {
+	for _, unsure := range []string{"Socket timed out", "Unable to contact slurm controller", "Zero Bytes were transmitted",
+		"Communication connection failure", "Connection timed out", "Connection refused", "Slurm temporarily unable"} {
+		if strings.Contains(stderr, unsure) {
+			return true
+		}
+	}
+	for _, line := range strings.Split(stderr, "\n") {
+		if line = strings.TrimSpace(line); strings.HasPrefix(line, "sbatch: ") && sbatchDefinite(line) {
+			return false
+		}
+	}
+	return true
+}
+
+// sbatchDefinite says whether a line of sbatch's names a reason it refused the
+// job without creating it.
+func sbatchDefinite(line string) bool {
 	for _, definite := range []string{
 		"Invalid account", "Invalid partition", "Invalid qos", "Requested time limit is invalid",
 		"Requested node configuration is not available", "Invalid job array specification",
@@ -246,11 +265,11 @@ func sbatchMayHaveSubmitted(stderr string) bool {
 		"Invalid --distribution", "invalid number", "Invalid node name specified", "Invalid time",
 		"Pathname of a file, directory or other parameter too long", "Invalid job name",
 	} {
-		if strings.Contains(stderr, definite) {
-			return false
+		if strings.Contains(line, definite) {
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 // parseParsable reads `sbatch --parsable` output: "id" or "id;cluster" (warnings
@@ -400,7 +419,7 @@ func (s *Site) Cancel(ctx context.Context, r Runner, ref JobRef, tag string) err
 			return fmt.Errorf("cancel %s: %w: it carries %q, not tag %s", ref.JobID, ErrMismatch, cur.Comment, tag)
 		}
 	}
-	res, err := r.Run(ctx, Command{Args: []string{"scancel", ref.JobID}})
+	res, err := r.Run(ctx, Command{Args: []string{"scancel", ref.JobID}, Timeout: s.commandTimeout()})
 	if err != nil {
 		return fmt.Errorf("cancel %s: %w", ref.JobID, err)
 	}
