@@ -488,13 +488,7 @@ func TestRestartAfterKill(t *testing.T) {
 	for _, id := range ids {
 		d.waitState("alice", id, 60*time.Second, func(j api.Job) bool { return j.State == api.StateRunning })
 	}
-	ctld := env.PID(t, site.Name+"-slurmctld")
-	if err := syscall.Kill(ctld, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	var contOnce sync.Once
-	resume := func() { contOnce.Do(func() { syscall.Kill(ctld, syscall.SIGCONT) }) }
-	t.Cleanup(resume)
+	resume := stopController(t, env, site)
 	const hanging = 5
 	for i := range hanging {
 		go d.submit("alice", req(1), fmt.Sprintf("restart-%d-%d", time.Now().UnixNano(), i))
@@ -830,13 +824,7 @@ func TestControllerDownChangesNoState(t *testing.T) {
 		t.Fatal(aerr)
 	}
 	d.waitState("alice", j.ID, 60*time.Second, func(j api.Job) bool { return j.State == api.StateRunning })
-	ctld := env.PID(t, site.Name+"-slurmctld")
-	if err := syscall.Kill(ctld, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	resume := func() { once.Do(func() { syscall.Kill(ctld, syscall.SIGCONT) }) }
-	t.Cleanup(resume)
+	resume := stopController(t, env, site)
 	j = d.waitState("alice", j.ID, 60*time.Second, func(j api.Job) bool { return j.Unreachable })
 	if j.State != api.StateRunning {
 		t.Fatalf("with the controller down the job became %s", j.State)
@@ -866,13 +854,7 @@ func TestCancelDuringSubmission(t *testing.T) {
 	env := devsites.Load(t)
 	site := env.Site(t, "ca-hydro")
 	d := startDaemon(t, env)
-	ctld := env.PID(t, site.Name+"-slurmctld")
-	if err := syscall.Kill(ctld, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	resume := func() { once.Do(func() { syscall.Kill(ctld, syscall.SIGCONT) }) }
-	t.Cleanup(resume)
+	resume := stopController(t, env, site)
 	submitted := make(chan api.Job, 1)
 	go func() {
 		j, _, _ := d.submit("alice", api.SubmitRequest{Script: "#!/bin/bash\n#SBATCH --time=2\nsleep 60\n", Project: "climate-ca"}, "")
@@ -902,6 +884,21 @@ func TestCancelDuringSubmission(t *testing.T) {
 		t.Fatalf("job cancelled during its submission ended %s (%s), site job %s", j.State, j.Reason, j.SiteJobID)
 	}
 	t.Logf("cancelled during sbatch: Slurm job %q, ended %s after %v", j.SiteJobID, j.State, j.EndedAt.Sub(j.CreatedAt).Round(time.Second))
+}
+
+// stopController SIGSTOPs the site's slurmctld (it takes requests and answers
+// none) and returns the function that resumes it, once; the test's cleanup
+// resumes it too.
+func stopController(t *testing.T, env *devsites.Env, site devsites.Site) (resume func()) {
+	t.Helper()
+	ctld := env.PID(t, site.Name+"-slurmctld")
+	if err := syscall.Kill(ctld, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	resume = func() { once.Do(func() { syscall.Kill(ctld, syscall.SIGCONT) }) }
+	t.Cleanup(resume)
+	return resume
 }
 
 // tagCounts counts, in the site's accounting (read as its administrator), the Slurm
