@@ -118,14 +118,24 @@ func (o Overdraft) String() string {
 	}
 }
 
+// MaxCoreSeconds bounds one entry's amount, and what an allocation's grants
+// and adjustments add up to: 2^52 core-seconds, 1.25e12 core-hours, far
+// beyond any machine's year yet far enough below int64's range that no sum
+// the caches and reports keep can overflow.
+const MaxCoreSeconds = 1 << 52
+
 // allows says whether a hold of amount may be placed when available
 // core-seconds are left. A hold of zero always fits.
 func (o Overdraft) allows(available, amount int64) bool {
 	if amount == 0 || o == UnlimitedOverdraft {
 		return true
 	}
-	// available - amount >= -o, written without overflow for sane figures.
-	return amount <= available+int64(o)
+	if amount <= available {
+		return true
+	}
+	// amount - available <= o, where amount - available may not fit.
+	short := uint64(amount) - uint64(available) // amount > available: no wrap in uint64 for int64 inputs
+	return o > 0 && short <= uint64(o)
 }
 
 // Month is a calendar month in UTC, written "2026-03"; its value is

@@ -3,6 +3,7 @@ package accounting
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 )
 
@@ -79,7 +80,9 @@ func foldCaches(ctx context.Context, q querier) error {
 		}
 		all = append(all, s)
 	}
-	if err := rows.Close(); err != nil {
+	// An error that ends the rows early (a sum overflowing) must not let
+	// the mark move past entries not folded.
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return fmt.Errorf("fold caches: %w", err)
 	}
 	for _, s := range all {

@@ -227,7 +227,18 @@ func Backup(ctx context.Context, db *sql.DB, dest string) error {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("accounting: backup to %s: %w", dest, err)
 	}
-	if _, err := db.ExecContext(ctx, `VACUUM INTO ?`, dest); err != nil {
+	// Into a temporary file beside dest, then linked to dest (which fails
+	// rather than overwrite a file that appeared meanwhile): a failed or
+	// cancelled backup leaves no partial file at dest.
+	tmp := fmt.Sprintf("%s.tmp-%d-%d", dest, os.Getpid(), time.Now().UnixNano())
+	defer os.Remove(tmp)
+	if _, err := db.ExecContext(ctx, `VACUUM INTO ?`, tmp); err != nil {
+		return fmt.Errorf("accounting: backup to %s: %w", dest, err)
+	}
+	if err := os.Link(tmp, dest); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("accounting: backup to %s: %w: the file exists", dest, ErrConflict)
+		}
 		return fmt.Errorf("accounting: backup to %s: %w", dest, err)
 	}
 	return nil

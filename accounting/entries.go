@@ -81,6 +81,10 @@ type entryRow struct {
 }
 
 func insertEntry(ctx context.Context, tx *sql.Tx, e entryRow) (int64, error) {
+	if e.amount > MaxCoreSeconds || e.amount < -MaxCoreSeconds {
+		return 0, invalidf("%s of %d core-seconds: over the ledger's limit of %d (%.0f core-hours) per entry",
+			e.kind, e.amount, int64(MaxCoreSeconds), float64(MaxCoreSeconds)/3600)
+	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO acct_entries
 		(kind, allocation_id, job_id, amount, from_hold, overrun, cpu_seconds, rate, month, at, recorded_at, who, why, request_id)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,

@@ -693,6 +693,17 @@ func (l *Ledger) allocationEntry(ctx context.Context, tx *sql.Tx, kind Kind, all
 	if _, err := getAllocation(ctx, tx, allocID); err != nil {
 		return Entry{}, err
 	}
+	// What grants and adjustments move stays within MaxCoreSeconds, so no
+	// sum of an allocation's entries overflows.
+	var moved int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(abs(amount)), 0) FROM acct_entries
+		WHERE allocation_id = ? AND kind IN ('grant', 'adjust')`, allocID).Scan(&moved); err != nil {
+		return Entry{}, err
+	}
+	if abs := max(amount, -amount); abs > MaxCoreSeconds || moved > MaxCoreSeconds-abs {
+		return Entry{}, invalidf("%s of %d core-seconds: the allocation's grants and adjustments would move over %d core-seconds",
+			kind, amount, int64(MaxCoreSeconds))
+	}
 	now := l.nowUTC()
 	id, err := insertEntry(ctx, tx, entryRow{kind: kind, allocationID: allocID, amount: amount,
 		month: MonthOf(now), at: now, recordedAt: now, who: who, why: why, requestID: requestID})

@@ -159,7 +159,13 @@ func (l *Ledger) atomically(ctx context.Context, tx *sql.Tx, op func() string, f
 		}
 		return fmt.Errorf("accounting: %s: %w", op(), err)
 	}
-	if _, err := tx.ExecContext(ctx, "RELEASE accounting"); err != nil {
+	// Not the caller's ctx: cancelled now, it would leave the savepoint
+	// open with fn's writes in tx while the caller is told it failed.
+	bg := context.WithoutCancel(ctx)
+	if _, err := tx.ExecContext(bg, "RELEASE accounting"); err != nil {
+		if _, rerr := tx.ExecContext(bg, "ROLLBACK TO accounting"); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("rollback to savepoint: %w", rerr))
+		}
 		return fmt.Errorf("accounting: %s: release savepoint: %w", op(), err)
 	}
 	return nil

@@ -190,7 +190,7 @@ func (l *Ledger) Reconcile(ctx context.Context, req ReconcileRequest) (Reconcili
 	matched := map[string]bool{}
 	for _, k := range keys {
 		s := byKey[k]
-		job, ok, err := l.matchJob(ctx, req.Site, s.SacctRow)
+		job, ok, err := l.matchJob(ctx, req.Site, s.SacctRow, out.To)
 		if err != nil {
 			return Reconciliation{}, fmt.Errorf("accounting: reconcile: %w", err)
 		}
@@ -249,8 +249,11 @@ func (l *Ledger) Reconcile(ctx context.Context, req ReconcileRequest) (Reconcili
 	return out, nil
 }
 
-// matchJob finds the gateway job of a sacct job: by tag, else by Slurm id.
-func (l *Ledger) matchJob(ctx context.Context, site string, s SacctRow) (jobRow, bool, error) {
+// matchJob finds the gateway job of a sacct job: by tag, else by Slurm id
+// (ids repeat after a controller reset): the latest job with that id held
+// before the Slurm job ended (or before the period's end, for one still
+// running), give or take the clocks' skew.
+func (l *Ledger) matchJob(ctx context.Context, site string, s SacctRow, periodEnd time.Time) (jobRow, bool, error) {
 	if c := strings.TrimSpace(s.Comment); c != "" {
 		j, err := scanJob(l.db.QueryRowContext(ctx, `SELECT `+jobCols+` FROM acct_jobs WHERE tag = ? AND site = ?`, c, site))
 		if err == nil {
@@ -259,8 +262,12 @@ func (l *Ledger) matchJob(ctx context.Context, site string, s SacctRow) (jobRow,
 			return jobRow{}, false, err
 		}
 	}
-	rows, err := l.db.QueryContext(ctx, `SELECT `+jobCols+` FROM acct_jobs WHERE site = ? AND site_job_id = ?
-		ORDER BY held_at DESC`, site, s.JobID)
+	latest := periodEnd
+	if !s.End.IsZero() {
+		latest = s.End
+	}
+	rows, err := l.db.QueryContext(ctx, `SELECT `+jobCols+` FROM acct_jobs WHERE site = ? AND site_job_id = ? AND held_at <= ?
+		ORDER BY held_at DESC`, site, s.JobID, latest.Add(reconcileSkew).Unix())
 	if err != nil {
 		return jobRow{}, false, err
 	}
@@ -276,6 +283,10 @@ func (l *Ledger) matchJob(ctx context.Context, site string, s SacctRow) (jobRow,
 	}
 	return jobRow{}, false, rows.Err()
 }
+
+// reconcileSkew is how far the gateway's clock and a site's may disagree when
+// a job's hold is matched with the Slurm job's end.
+const reconcileSkew = 10 * time.Minute
 
 // compare adds a mismatch if the job's charge is not CPUTimeRAW x rate.
 func (l *Ledger) compare(ctx context.Context, job jobRow, s *sacctJob, out *Reconciliation) error {
