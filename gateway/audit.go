@@ -95,8 +95,8 @@ func loadAuditKey(ctx context.Context, db *sql.DB, path string) ([]byte, error) 
 	if err != nil {
 		return nil, fmt.Errorf("audit key: %w", err)
 	}
-	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("audit key %s: mode %v lets others read it; chmod 600", path, fi.Mode().Perm())
+	if b, err = readSecret("audit key", path); err != nil {
+		return nil, err
 	}
 	k, err := hex.DecodeString(strings.TrimSpace(string(b)))
 	if err != nil || len(k) < 32 {

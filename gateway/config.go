@@ -8,6 +8,8 @@ import (
 	"math"
 	"net"
 	"os"
+	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
@@ -34,6 +36,8 @@ type Config struct {
 	Sites    []SiteConfig    `toml:"site"`
 	Projects []ProjectConfig `toml:"project"`
 	Users    []UserConfig    `toml:"user"`
+
+	stateDirSet bool // the file set state_dir (LoadConfig resolves it against the file's folder)
 }
 
 // AuthConfig guards the API. For now a static token (from a file, preferably);
@@ -227,6 +231,29 @@ func (s *SiteConfig) setDefaults() {
 	}
 }
 
+// configKeys are the names of the configuration's keys (its toml tags).
+var configKeys = func() map[string]bool {
+	keys := map[string]bool{}
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for t.Kind() == reflect.Slice || t.Kind() == reflect.Map || t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct || t == reflect.TypeOf(time.Time{}) {
+			return
+		}
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if tag, _, _ := strings.Cut(f.Tag.Get("toml"), ","); tag != "" && tag != "-" {
+				keys[tag] = true
+			}
+			walk(f.Type)
+		}
+	}
+	walk(reflect.TypeOf(Config{}))
+	return keys
+}()
+
 // ConfigError is a configuration problem: the key, the value and where.
 type ConfigError struct {
 	File  string
@@ -252,14 +279,48 @@ func (e *ConfigError) Error() string {
 	return b.String()
 }
 
-// LoadConfig reads a config file over the defaults and validates it.
+// LoadConfig reads a config file over the defaults and validates it. Relative
+// paths in the file (state_dir, token_file, key_file, known_hosts, ca_key,
+// key_dir, a jump host's key) are relative to the file's folder, not to
+// wherever the daemon was started.
 func LoadConfig(path string) (*Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return ParseConfig(f, path)
+	cfg, err := ParseConfig(f, path)
+	if err != nil {
+		return nil, err
+	}
+	cfg.resolvePaths(filepath.Dir(path), cfg.stateDirSet)
+	return cfg, nil
+}
+
+// resolvePaths makes the file's relative paths relative to dir; state_dir
+// only when the file set it (its default follows $STATE_DIRECTORY or ./var).
+func (c *Config) resolvePaths(dir string, stateDirSet bool) {
+	abs := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	if stateDirSet {
+		abs(&c.StateDir)
+	}
+	abs(&c.Auth.TokenFile)
+	abs(&c.Audit.KeyFile)
+	for i := range c.Sites {
+		s := &c.Sites[i]
+		for j := range s.KnownHosts {
+			abs(&s.KnownHosts[j])
+		}
+		abs(&s.Credential.CAKey)
+		abs(&s.Credential.KeyDir)
+		for j := range s.Jumps {
+			abs(&s.Jumps[j].Key)
+		}
+	}
 }
 
 // ParseConfig decodes TOML from r (named name in errors) over the defaults.
@@ -276,6 +337,15 @@ func ParseConfig(r io.Reader, name string) (*Config, error) {
 			return nil, &ConfigError{File: name, Line: pe.Position.Line, Msg: pe.Message}
 		}
 		return nil, &ConfigError{File: name, Msg: err.Error()}
+	}
+	cfg.stateDirSet = md.IsDefined("state_dir")
+	// TOML keys are matched without regard to case; ours are lower case, and
+	// a key written otherwise (LISTEN beside listen) would be read silently.
+	for _, k := range md.Keys() {
+		if last := k[len(k)-1]; configKeys[strings.ToLower(last)] && last != strings.ToLower(last) {
+			return nil, &ConfigError{File: name, Key: k.String(), Msg: "keys are lower case: write " + strings.ToLower(last),
+				Line: locate(data, last, "")}
+		}
 	}
 	if und := md.Undecoded(); len(und) > 0 {
 		keys := make([]string, len(und))
@@ -360,6 +430,26 @@ func (c *Config) Validate() error {
 			return bad(w.key, strconv.FormatFloat(w.v, 'g', -1, 64), "want a finite number >= 0")
 		}
 	}
+	// Lower bounds that catch a unit typed wrong ("1ms" for "1m"): below them
+	// a loop polls a site, or re-checks every hold, almost without pause.
+	for _, d := range []struct {
+		key      string
+		v, least time.Duration
+	}{{"shutdown_timeout", c.ShutdownTimeout.Duration, time.Second}, {"pending_recheck", c.PendingRecheck.Duration, time.Second}} {
+		if d.v < d.least {
+			return bad(d.key, d.v.String(), "want at least "+d.least.String())
+		}
+	}
+	admins := map[string]bool{}
+	for _, a := range c.Auth.Admins {
+		if !loginRE.MatchString(a) {
+			return bad("auth.admins", a, "not a user name (a request could never name it)")
+		}
+		if admins[a] {
+			return bad("auth.admins", a, "listed twice")
+		}
+		admins[a] = true
+	}
 	sites := map[string]*SiteConfig{}
 	for i := range c.Sites {
 		s := &c.Sites[i]
@@ -374,6 +464,15 @@ func (c *Config) Validate() error {
 		sites[s.Name] = s
 		if !jurisdictionRE.MatchString(s.Jurisdiction) {
 			return bad(k+".jurisdiction", s.Jurisdiction, "want a two-letter country code such as CA or DE")
+		}
+		for _, d := range []struct {
+			key      string
+			v, least time.Duration
+		}{{"poll_interval", s.PollInterval.Duration, time.Second}, {"sbatch_timeout", s.SbatchTimeout.Duration, time.Second},
+			{"command_timeout", s.CommandTimeout.Duration, time.Second}, {"message_timeout", s.MessageTimeout.Duration, time.Second}} {
+			if d.v != 0 && d.v < d.least {
+				return bad(k+"."+d.key, d.v.String(), "want at least "+d.least.String())
+			}
 		}
 		if _, _, err := net.SplitHostPort(s.SSH); err != nil {
 			return bad(k+".ssh", s.SSH, "want host:port of the login node")
@@ -437,6 +536,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	users := map[string]bool{}
+	logins := map[string]string{} // site/login -> user
 	for i, u := range c.Users {
 		k := fmt.Sprintf("user[%d]", i)
 		if !loginRE.MatchString(u.Name) {
@@ -453,6 +553,11 @@ func (c *Config) Validate() error {
 			if !loginRE.MatchString(login) {
 				return bad(fmt.Sprintf("user[%s].logins.%s", u.Name, site), login, "not a login name")
 			}
+			// One person per account: another user's jobs would run as them.
+			if other, ok := logins[site+"/"+login]; ok {
+				return bad(fmt.Sprintf("user[%s].logins.%s", u.Name, site), login, "already user "+other+"'s login there")
+			}
+			logins[site+"/"+login] = u.Name
 		}
 	}
 	projects := map[string]bool{}

@@ -70,14 +70,19 @@ type Gateway struct {
 // configured projects, rates and allocations, and prepares the sites. It starts
 // nothing; Start does.
 func Open(ctx context.Context, cfg *Config, log *slog.Logger) (*Gateway, error) {
+	// The state folder holds job scripts and the ledger: no one else's to
+	// read (a folder that exists is narrowed too).
 	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
+		return nil, fmt.Errorf("state folder: %w", err)
+	}
+	if err := os.Chmod(cfg.StateDir, 0o750); err != nil {
 		return nil, fmt.Errorf("state folder: %w", err)
 	}
 	token := cfg.Auth.Token
 	if cfg.Auth.TokenFile != "" {
-		b, err := os.ReadFile(cfg.Auth.TokenFile)
+		b, err := readSecret("auth.token_file", cfg.Auth.TokenFile)
 		if err != nil {
-			return nil, fmt.Errorf("auth.token_file: %w", err)
+			return nil, err
 		}
 		token = strings.TrimSpace(string(b))
 		if len(token) < 16 {

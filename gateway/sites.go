@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -58,9 +57,9 @@ func newSite(cfg *SiteConfig, log *slog.Logger, observe func(string, time.Durati
 		observe: observe,
 	}
 	if cfg.Credential.Kind == "ca" {
-		b, err := os.ReadFile(cfg.Credential.CAKey)
+		b, err := readSecret("site "+cfg.Name+": credentials.ca_key", cfg.Credential.CAKey)
 		if err != nil {
-			return nil, fmt.Errorf("site %s: credentials.ca_key: %w", cfg.Name, err)
+			return nil, err
 		}
 		s.ca, err = ssh.ParsePrivateKey(b)
 		if err != nil {

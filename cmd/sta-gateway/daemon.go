@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/sta-federation/sta-gateway/gateway"
@@ -47,8 +48,15 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				return exitOK
 			}
 			fmt.Fprintf(stderr, "sta-gateway: %v\n", err)
+			var ce *configError
+			if errors.As(err, &ce) {
+				return exitError // the command line was right; the file is not
+			}
 			return exitUsage
 		}
+		// What the daemon creates in its state folder (the database, its
+		// WAL) is no one else's to read, whatever umask it was started with.
+		syscall.Umask(0o027)
 		err := m.Run(ctx)
 		if cerr := m.Close(); err == nil {
 			err = cerr
@@ -118,7 +126,7 @@ func (m *Main) ParseFlags(args []string) error {
 	if m.ConfigPath != "" {
 		cfg, err := gateway.LoadConfig(m.ConfigPath)
 		if err != nil {
-			return err
+			return &configError{err}
 		}
 		m.Config = cfg
 	} else {
@@ -131,8 +139,18 @@ func (m *Main) ParseFlags(args []string) error {
 	if *stateDir != "" {
 		m.Config.StateDir = *stateDir
 	}
-	return m.Config.Validate()
+	if err := m.Config.Validate(); err != nil {
+		return &configError{err}
+	}
+	return nil
 }
+
+// configError is a configuration that cannot be loaded or does not validate:
+// exit 1, not 2 (usage).
+type configError struct{ err error }
+
+func (e *configError) Error() string { return e.err.Error() }
+func (e *configError) Unwrap() error { return e.err }
 
 // Run opens the gateway, serves the API until ctx ends, then shuts down
 // gracefully: stop accepting, finish in-flight submissions, stop the pollers.
