@@ -406,6 +406,9 @@ func (u unionFind) union(a, b int) {
 }
 
 // joinNames names a logical switch after its members.
+// maxSwitchName is the longest switch name Slurm's topology.conf takes.
+const maxSwitchName = 64
+
 func joinNames(names []string) string {
 	names = slices.Clone(names)
 	hostlist.Sort(names)
@@ -619,6 +622,16 @@ func (f *fabric) topology(opt IBOptions) (*Topology, error) {
 				strings.Join(ns, ", "), units[u].name, hl))
 		}
 	}
+	// rep is a physical switch that stands for unit u: its first member, or,
+	// for a unit derived from units linked back to back (no switch of its
+	// own), its first child's.
+	var rep func(u int) int
+	rep = func(u int) int {
+		if len(units[u].members) > 0 {
+			return units[u].members[0]
+		}
+		return rep(units[u].children[0])
+	}
 	// Levels above: at level i, switches within distance i that are
 	// connected (directly, or through a unit below) form one unit.
 	for i := 1; i <= maxDist+1; i++ {
@@ -628,7 +641,7 @@ func (f *fabric) topology(opt IBOptions) (*Topology, error) {
 				continue
 			}
 			if u := unitOf[s]; u >= 0 {
-				ufl.union(units[u].members[0], s)
+				ufl.union(rep(u), s)
 			}
 			for _, n := range adj[s] {
 				if dist[n] >= 0 && dist[n] <= i {
@@ -726,9 +739,13 @@ func (f *fabric) topology(opt IBOptions) (*Topology, error) {
 				}
 			}
 		}
-		name := units[u].name
-		for used[name] {
-			name += "+"
+		// Slurm reads switch names of up to 64 characters: cut a long
+		// derived name, and tell apart equal ones with +2, +3... within it.
+		base := units[u].name
+		name := base[:min(len(base), maxSwitchName)]
+		for k := 2; used[name]; k++ {
+			suffix := "+" + strconv.Itoa(k)
+			name = base[:min(len(base), maxSwitchName-len(suffix))] + suffix
 		}
 		used[name] = true
 		units[u].name = name

@@ -78,6 +78,7 @@ func stripComment(s string) string {
 }
 
 type confParser struct {
+	names         int // hosts expanded so far, across lines: at most hostlist.DefaultMaxHosts
 	switches      []SwitchSpec
 	blocks        []SwitchSpec
 	blockSizes    []int
@@ -178,13 +179,24 @@ func (p *confParser) expandNames(n int, key, value string) ([]string, error) {
 	if value == "" {
 		return nil, p.errorf(n, "%s= is empty", key)
 	}
-	names, err := hostlist.Expand(value)
+	// One budget for the whole file: a few short lines must not expand to
+	// millions of hosts each.
+	left := hostlist.DefaultMaxHosts - p.names
+	if left <= 0 {
+		return nil, p.errorf(n, "the file names over %d hosts and switches", hostlist.DefaultMaxHosts)
+	}
+	names, err := hostlist.ExpandMax(value, left)
 	if err != nil {
+		if errors.Is(err, hostlist.ErrTooManyHosts) {
+			return nil, &ParseError{Format: confFormat, Line: n, Err: err,
+				Msg: fmt.Sprintf("%s=%s: the file would name over %d hosts and switches", key, value, hostlist.DefaultMaxHosts)}
+		}
 		return nil, &ParseError{Format: confFormat, Line: n, Msg: fmt.Sprintf("%s=%s: %v", key, value, err), Err: err}
 	}
 	if len(names) == 0 {
 		return nil, p.errorf(n, "%s= names nothing", key)
 	}
+	p.names += len(names)
 	return names, nil
 }
 
