@@ -110,11 +110,24 @@ type SilentExit struct {
 
 func (e *SilentExit) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
 
+// MaybeSubmittedError is a submission the gateway did not answer after it may
+// have received it: the job may exist. Its exit code is Err's (unreachable).
+type MaybeSubmittedError struct {
+	Err error
+	Key string // the submission's Idempotency-Key
+}
+
+func (e *MaybeSubmittedError) Error() string { return e.Err.Error() }
+func (e *MaybeSubmittedError) Unwrap() error { return e.Err }
+
 // Hint says what to do next about err, or "" when there is nothing to add.
 // cmdPath is the command that failed ("stacli job status").
 func Hint(err error, cmdPath, gateway string) string {
 	var fe *FlagError
+	var ms *MaybeSubmittedError
 	switch {
+	case errors.As(err, &ms):
+		return fmt.Sprintf("The job may have been accepted: run the same command with --idempotency-key %s to get it without submitting it twice.", ms.Key)
 	case errors.As(err, &fe):
 		return fmt.Sprintf("Run '%s --help' for usage.", cmdPath)
 	case errors.Is(err, context.Canceled):

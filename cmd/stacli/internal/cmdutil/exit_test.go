@@ -62,10 +62,15 @@ func TestHints(t *testing.T) {
 	}{
 		{cmdutil.FlagErrorf("x"), "Run 'stacli job list --help' for usage."},
 		{&client.UnreachableError{URL: "u"}, "Is the gateway running at http://gw:1?"},
+		{&cmdutil.MaybeSubmittedError{Err: &client.UnreachableError{URL: "u", Attempts: 1}, Key: "k1"}, "--idempotency-key k1"},
 		{api.Errorf(api.CodeUnauthenticated, "x"), "STACLI_TOKEN"},
 		{api.Errorf(api.CodeInsufficient, "x"), "stacli balance"},
 		{api.Errorf(api.CodeNoSite, "x"), "--dry-run"},
 		{errors.New("x"), ""},
+	}
+	// A submission that may have been accepted exits as unreachable (6).
+	if c := cmdutil.ExitCode(&cmdutil.MaybeSubmittedError{Err: &client.UnreachableError{URL: "u"}}); c != cmdutil.ExitCode(&client.UnreachableError{URL: "u"}) {
+		t.Errorf("a submission that may have been accepted exits %d", c)
 	}
 	for _, tt := range tests {
 		h := cmdutil.Hint(tt.err, "stacli job list", "http://gw:1")

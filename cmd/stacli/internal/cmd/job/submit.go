@@ -330,7 +330,7 @@ func submitRun(ctx context.Context, opts *SubmitOptions) error {
 		var oe *net.OpError
 		dialFailed := errors.As(err, &oe) && oe.Op == "dial" // never sent
 		if !opts.DryRun && errors.As(err, &ue) && ue.Attempts > 0 && !dialFailed {
-			return fmt.Errorf("%w\nthe job may have been accepted: run the same command with --idempotency-key %s to get it without submitting it twice", err, key)
+			return &cmdutil.MaybeSubmittedError{Err: err, Key: key}
 		}
 		return err
 	}
