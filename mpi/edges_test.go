@@ -91,3 +91,34 @@ func TestTopologyConfHostBudget(t *testing.T) {
 		t.Errorf("8 lines of a million hosts each: %v", err)
 	}
 }
+
+// TestLeavesUnderAHigherSwitchKeepTheirCount: leaves hanging straight under a
+// level-2 switch are each a level-1 group; the plan takes as many of them as
+// its count of groups says, not more for a tighter fit. Here {a, c, d} (12
+// nodes, groups a and P) beats {a, b, c} (11 nodes, groups a, b and P).
+func TestLeavesUnderAHigherSwitchKeepTheirCount(t *testing.T) {
+	conf := "SwitchName=q Nodes=q1\nSwitchName=a Nodes=a[1-6]\nSwitchName=b Nodes=b[1-2]\nSwitchName=c Nodes=c[1-3]\n" +
+		"SwitchName=d Nodes=d[1-3]\nSwitchName=Q Switches=q\nSwitchName=X Switches=Q,a,b\nSwitchName=P Switches=c,d\nSwitchName=R Switches=X,P\n"
+	topo, err := ParseTopologyConf(strings.NewReader(conf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	free, err := FreeNodesFromHostlist("a[1-6],b[1-2],c[1-3],d[1-3]") // q1 busy
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Place(topo, free, Request{Nodes: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hl, _ := hostlist.Compress(p.Nodes)
+	for _, m := range p.Levels {
+		// Groups of level 1: its switches, and leaves straight under higher ones.
+		if m.Level == 1 && m.MinRingCrossings != 2 {
+			t.Errorf("10 nodes on %s make %d level-1 groups; want 2 (a and P)", hl, m.MinRingCrossings)
+		}
+	}
+	if p.LeavesSpanned != 3 {
+		t.Errorf("10 nodes on %s span %d leaves; want 3", hl, p.LeavesSpanned)
+	}
+}

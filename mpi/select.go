@@ -375,12 +375,21 @@ func (s *snapshot) collectPool(fr []front, sw int32, j int, e entry, pool []int3
 	}
 	f := &fr[sw]
 	if f.steps == nil { // children are leaves
+		var kids []int32
 		for _, ch := range r.children {
 			if s.swElig[ch] > 0 {
-				pool = append(pool, ch)
+				kids = append(kids, ch)
 			}
 		}
-		return pool
+		// Under a level-1 switch any of its leaves will do (they are one
+		// group). Higher up each leaf is a group of its own: the entry
+		// counted j of them, its j largest, and the pool must not offer
+		// more (minWaste would trade groups for a tighter fit).
+		if r.level > 1 && j < len(kids) {
+			slices.SortStableFunc(kids, func(a, b int32) int { return s.swElig[b] - s.swElig[a] })
+			kids = kids[:j]
+		}
+		return append(pool, kids...)
 	}
 	// Walk the knapsack back from the last step.
 	idx := int(e.prev)
