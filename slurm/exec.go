@@ -80,10 +80,11 @@ type Client struct {
 	dialErr error
 	closed  bool
 
-	shells  chan *shell // idle persistent shells
-	nshells atomic.Int32
-	noShell atomic.Bool // the site forces a command: no persistent shells
-	forced  atomic.Bool // send plain quoted words (the site's wrapper runs them)
+	shells  chan *shell   // idle persistent shells
+	nshells atomic.Int32  // shells running or starting, at most cfg.Shells
+	freed   chan struct{} // closed (and replaced) when a shell slot comes free; under mu
+	noShell atomic.Bool   // the site forces a command: no persistent shells
+	forced  atomic.Bool   // send plain quoted words (the site's wrapper runs them)
 	dials   atomic.Int64
 }
 
@@ -97,6 +98,7 @@ func NewClient(cfg Config) (*Client, error) {
 		cfg:    cfg,
 		sem:    make(chan struct{}, cfg.MaxSessions-1),
 		shells: make(chan *shell, cfg.Shells),
+		freed:  make(chan struct{}),
 	}
 	c.forced.Store(cfg.Forced)
 	c.noShell.Store(cfg.Forced)
@@ -487,24 +489,28 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// getShell returns an idle shell, starts one if fewer than Shells run, or waits.
+// getShell returns an idle shell, starts one if fewer than Shells run, or waits
+// for a shell to come back or for a slot to come free.
 func (c *Client) getShell(ctx context.Context) (*shell, error) {
 	for {
+		// Taken before the slot count is read, so that a slot freed after
+		// that read still wakes this waiter.
+		c.mu.Lock()
+		freed := c.freed
+		c.mu.Unlock()
 		select {
 		case sh := <-c.shells:
 			if sh.cn.alive() {
 				return sh, nil
 			}
-			sh.close()
-			c.nshells.Add(-1)
-			c.release()
+			c.retire(sh)
 			continue
 		default:
 		}
 		if n := c.nshells.Load(); n < int32(c.cfg.Shells) && c.nshells.CompareAndSwap(n, n+1) {
 			sh, err := c.startShell(ctx)
 			if err != nil {
-				c.nshells.Add(-1)
+				c.slotFreed()
 				return nil, err
 			}
 			return sh, nil
@@ -514,16 +520,29 @@ func (c *Client) getShell(ctx context.Context) (*shell, error) {
 			if sh.cn.alive() {
 				return sh, nil
 			}
-			sh.close()
-			c.nshells.Add(-1)
-			c.release()
-		case <-time.After(250 * time.Millisecond):
-			// A busy shell that failed is retired, not returned: look again
-			// whether a new one may start.
+			c.retire(sh)
+		case <-freed: // a failed shell was retired: a new one may start
 		case <-ctx.Done():
 			return nil, &RunError{Site: c.cfg.Site, Cmd: "shell", Err: ctx.Err()}
 		}
 	}
+}
+
+// retire closes a shell that cannot serve again (its connection went, or it
+// is in an unknown place in its stream) and frees its session and its slot.
+func (c *Client) retire(sh *shell) {
+	sh.close()
+	c.release()
+	c.slotFreed()
+}
+
+// slotFreed gives back a shell slot and wakes the waiters of getShell.
+func (c *Client) slotFreed() {
+	c.nshells.Add(-1)
+	c.mu.Lock()
+	close(c.freed)
+	c.freed = make(chan struct{})
+	c.mu.Unlock()
 }
 
 // startShell opens a session for a persistent shell, holding one session slot for
@@ -675,9 +694,7 @@ func (c *Client) runShell(ctx context.Context, cmd Command) (*Result, error) {
 	stdout, stderr, code, err := sh.exchange(ctx, shellLine(cmd))
 	if err != nil {
 		// The shell is in an unknown place in its stream: retire it.
-		sh.close()
-		c.nshells.Add(-1)
-		c.release()
+		c.retire(sh)
 		if !sh.cn.alive() {
 			err = fmt.Errorf("%w (%v)", err, sh.cn.err)
 		}
