@@ -65,37 +65,40 @@ var zeroMAC = strings.Repeat("0", 2*sha256.Size)
 // loadAuditKey reads the key file, creating it (32 random bytes, hex, mode 0600)
 // when it does not exist and the trail is empty. A trail with records and no
 // key file is refused: a new key would leave it unverifiable for good (a key
-// volume not mounted, a database restored without its key). It refuses a key
-// file others may read.
+// volume not mounted, a database restored without its key).
 func loadAuditKey(ctx context.Context, db *sql.DB, path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		var n int64
-		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM gateway_audit`).Scan(&n); err != nil {
-			return nil, fmt.Errorf("audit key: %w", err)
-		}
-		if n > 0 {
-			return nil, fmt.Errorf("audit key %s does not exist, but the audit trail has %d records signed with a key: "+
-				"restore the key file (a new one would make the trail unverifiable)", path, n)
-		}
-		k := make([]byte, 32)
-		if _, err := rand.Read(k); err != nil {
-			return nil, err
-		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return nil, fmt.Errorf("audit key %s: %w", path, err)
-		}
-		if _, err := f.WriteString(hex.EncodeToString(k) + "\n"); err != nil {
-			f.Close()
-			return nil, err
-		}
-		return k, f.Close()
+	k, err := readAuditKey(path)
+	if !errors.Is(err, os.ErrNotExist) {
+		return k, err
 	}
-	if err != nil {
+	var n int64
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM gateway_audit`).Scan(&n); err != nil {
 		return nil, fmt.Errorf("audit key: %w", err)
 	}
-	if b, err = readSecret("audit key", path); err != nil {
+	if n > 0 {
+		return nil, fmt.Errorf("audit key %s does not exist, but the audit trail has %d records signed with a key: "+
+			"restore the key file (a new one would make the trail unverifiable)", path, n)
+	}
+	k = make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("audit key %s: %w", path, err)
+	}
+	if _, err := f.WriteString(hex.EncodeToString(k) + "\n"); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return k, f.Close()
+}
+
+// readAuditKey reads an existing key file (readSecret: no one else may read
+// it): at least 64 hex digits.
+func readAuditKey(path string) ([]byte, error) {
+	b, err := readSecret("audit key", path)
+	if err != nil {
 		return nil, err
 	}
 	k, err := hex.DecodeString(strings.TrimSpace(string(b)))
@@ -103,6 +106,15 @@ func loadAuditKey(ctx context.Context, db *sql.DB, path string) ([]byte, error) 
 		return nil, fmt.Errorf("audit key %s: want at least 64 hex digits", path)
 	}
 	return k, nil
+}
+
+// auditKeyFile is where the audit key lives: audit.key_file, else the state
+// folder's audit.key.
+func (c *Config) auditKeyFile() string {
+	if c.Audit.KeyFile != "" {
+		return c.Audit.KeyFile
+	}
+	return filepath.Join(c.StateDir, "audit.key")
 }
 
 // auditMAC computes a record's MAC from the previous one.
@@ -285,17 +297,9 @@ func (g *Gateway) AuditHeadNow() AuditHead {
 // VerifyAuditFile checks the trail of a state folder offline (the daemon may be
 // running: readers do not block it).
 func VerifyAuditFile(ctx context.Context, cfg *Config, want *AuditHead) (AuditHead, int64, error) {
-	keyFile := cfg.Audit.KeyFile
-	if keyFile == "" {
-		keyFile = filepath.Join(cfg.StateDir, "audit.key")
-	}
-	b, err := os.ReadFile(keyFile)
+	key, err := readAuditKey(cfg.auditKeyFile())
 	if err != nil {
-		return AuditHead{}, 0, fmt.Errorf("audit key: %w", err)
-	}
-	key, err := hex.DecodeString(strings.TrimSpace(string(b)))
-	if err != nil || len(key) < 32 {
-		return AuditHead{}, 0, fmt.Errorf("audit key %s: want at least 64 hex digits", keyFile)
+		return AuditHead{}, 0, err
 	}
 	dbPath := filepath.Join(cfg.StateDir, "sta-gateway.db")
 	if _, err := os.Stat(dbPath); err != nil {

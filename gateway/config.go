@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -293,19 +294,19 @@ func LoadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.resolvePaths(filepath.Dir(path), cfg.stateDirSet)
+	cfg.resolvePaths(filepath.Dir(path))
 	return cfg, nil
 }
 
 // resolvePaths makes the file's relative paths relative to dir; state_dir
 // only when the file set it (its default follows $STATE_DIRECTORY or ./var).
-func (c *Config) resolvePaths(dir string, stateDirSet bool) {
+func (c *Config) resolvePaths(dir string) {
 	abs := func(p *string) {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
 	}
-	if stateDirSet {
+	if c.stateDirSet {
 		abs(&c.StateDir)
 	}
 	abs(&c.Auth.TokenFile)
@@ -430,15 +431,17 @@ func (c *Config) Validate() error {
 			return bad(w.key, strconv.FormatFloat(w.v, 'g', -1, 64), "want a finite number >= 0")
 		}
 	}
-	// Lower bounds that catch a unit typed wrong ("1ms" for "1m"): below them
-	// a loop polls a site, or re-checks every hold, almost without pause.
-	for _, d := range []struct {
-		key      string
-		v, least time.Duration
-	}{{"shutdown_timeout", c.ShutdownTimeout.Duration, time.Second}, {"pending_recheck", c.PendingRecheck.Duration, time.Second}} {
-		if d.v < d.least {
-			return bad(d.key, d.v.String(), "want at least "+d.least.String())
+	// A lower bound on durations catches a unit typed wrong ("1ms" for "1m"):
+	// below a second a loop polls a site, or re-checks every hold, almost
+	// without pause. Zero, where allowed, means the default.
+	short := func(key string, d Duration, zeroOK bool) error {
+		if d.Duration < time.Second && !(zeroOK && d.Duration == 0) {
+			return bad(key, d.String(), "want at least 1s")
 		}
+		return nil
+	}
+	if err := cmp.Or(short("shutdown_timeout", c.ShutdownTimeout, false), short("pending_recheck", c.PendingRecheck, false)); err != nil {
+		return err
 	}
 	admins := map[string]bool{}
 	for _, a := range c.Auth.Admins {
@@ -465,14 +468,9 @@ func (c *Config) Validate() error {
 		if !jurisdictionRE.MatchString(s.Jurisdiction) {
 			return bad(k+".jurisdiction", s.Jurisdiction, "want a two-letter country code such as CA or DE")
 		}
-		for _, d := range []struct {
-			key      string
-			v, least time.Duration
-		}{{"poll_interval", s.PollInterval.Duration, time.Second}, {"sbatch_timeout", s.SbatchTimeout.Duration, time.Second},
-			{"command_timeout", s.CommandTimeout.Duration, time.Second}, {"message_timeout", s.MessageTimeout.Duration, time.Second}} {
-			if d.v != 0 && d.v < d.least {
-				return bad(k+"."+d.key, d.v.String(), "want at least "+d.least.String())
-			}
+		if err := cmp.Or(short(k+".poll_interval", s.PollInterval, true), short(k+".sbatch_timeout", s.SbatchTimeout, true),
+			short(k+".command_timeout", s.CommandTimeout, true), short(k+".message_timeout", s.MessageTimeout, true)); err != nil {
+			return err
 		}
 		if _, _, err := net.SplitHostPort(s.SSH); err != nil {
 			return bad(k+".ssh", s.SSH, "want host:port of the login node")

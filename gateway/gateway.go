@@ -100,11 +100,7 @@ func Open(ctx context.Context, cfg *Config, log *slog.Logger) (*Gateway, error) 
 		ledger.Close()
 		return nil, err
 	}
-	keyFile := cfg.Audit.KeyFile
-	if keyFile == "" {
-		keyFile = filepath.Join(cfg.StateDir, "audit.key")
-	}
-	if g.auditKey, err = loadAuditKey(ctx, g.db, keyFile); err != nil {
+	if g.auditKey, err = loadAuditKey(ctx, g.db, cfg.auditKeyFile()); err != nil {
 		ledger.Close()
 		return nil, err
 	}

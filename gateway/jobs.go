@@ -382,7 +382,9 @@ func (g *Gateway) driveOnce(ctx context.Context, id string) (done bool, err erro
 		// If the cancel fails, follow it as ours, marked cancelled: the
 		// poller cancels it again and charges what it used.
 		g.log.Error("accepted job differs from the request; cancelling it", "job", id, "err", err.Error())
-		if cerr := s.slurm.Cancel(ctx, c, *ref, j.Tag); cerr != nil {
+		// No tag check: the comment may be what differs, and the id was
+		// sbatch's answer a moment ago.
+		if cerr := s.slurm.Cancel(ctx, c, *ref, ""); cerr != nil {
 			g.log.Error("cancel of the differing job failed; following it until it ends", "job", id, "err", cerr.Error())
 			if _, uerr := g.db.ExecContext(ctx, `UPDATE gateway_jobs SET cancel_requested = 1 WHERE id = ?`, id); uerr != nil {
 				return false, uerr

@@ -216,8 +216,9 @@ func (g *Gateway) pollOnce(ctx context.Context, s *site, discover bool) error {
 		}
 		if j.CancelRequested {
 			// Cancelled, and still in the queue: the scancel failed or
-			// came too soon (a job being submitted); send it again.
-			g.cancelAtSite(ctx, j.ID, s, j.Login, slurm.JobRef{Cluster: j.Cluster, JobID: j.SiteJobID}, j.Tag)
+			// came too soon (a job being submitted); send it again. This
+			// tick's squeue row carries the job's tag: no read-back.
+			g.cancelAtSite(ctx, j.ID, s, j.Login, slurm.JobRef{Cluster: j.Cluster, JobID: j.SiteJobID}, "")
 		}
 	}
 	if len(gone) > 0 {
