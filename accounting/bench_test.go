@@ -162,36 +162,43 @@ func benchCycle(b *testing.B, l *accounting.Ledger, now time.Time) {
 		CREATE TABLE IF NOT EXISTS bench_raw_small (id INTEGER PRIMARY KEY, v INTEGER)`); err != nil {
 		b.Fatal(err)
 	}
-	commit := func(stmts ...func(tx *sql.Tx) error) {
-		tx, err := db.BeginTx(ctx, nil)
+	// Raw commits go the way the ledger's own writes do (see Ledger.write):
+	// BEGIN IMMEDIATE and COMMIT on a connection of the pool, without the
+	// goroutine database/sql runs for every *sql.Tx.
+	commit := func(stmts ...func(c *sql.Conn) error) {
+		c, err := db.Conn(ctx)
 		if err != nil {
 			b.Fatal(err)
 		}
+		defer c.Close()
+		if _, err := c.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+			b.Fatal(err)
+		}
 		for _, f := range stmts {
-			if err := f(tx); err != nil {
+			if err := f(c); err != nil {
 				b.Fatal(err)
 			}
 		}
-		if err := tx.Commit(); err != nil {
+		if _, err := c.ExecContext(ctx, "COMMIT"); err != nil {
 			b.Fatal(err)
 		}
 	}
-	rawJob := func(job string) func(tx *sql.Tx) error {
-		return func(tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, `INSERT INTO bench_raw_jobs VALUES (?, ?, 1, 'p0', 'ca', 'cpu', 'u0', 1, 4, 3600, 1000, 14400, ?, NULL, NULL)`,
+	rawJob := func(job string) func(c *sql.Conn) error {
+		return func(c *sql.Conn) error {
+			_, err := c.ExecContext(ctx, `INSERT INTO bench_raw_jobs VALUES (?, ?, 1, 'p0', 'ca', 'cpu', 'u0', 1, 4, 3600, 1000, 14400, ?, NULL, NULL)`,
 				job, job, now.Unix())
 			return err
 		}
 	}
-	rawEntry := func(job, kind string) func(tx *sql.Tx) error {
-		return func(tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, `INSERT INTO bench_raw_entries VALUES (?, 1, ?, 7000, 7000, 0, 7000, 1000, 202612, ?, ?, 'bench', '', NULL)`,
+	rawEntry := func(job, kind string) func(c *sql.Conn) error {
+		return func(c *sql.Conn) error {
+			_, err := c.ExecContext(ctx, `INSERT INTO bench_raw_entries VALUES (?, 1, ?, 7000, 7000, 0, 7000, 1000, 202612, ?, ?, 'bench', '', NULL)`,
 				kind, job, now.Unix(), now.Unix())
 			return err
 		}
 	}
-	small := func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO bench_raw_small (v) VALUES (1)`)
+	small := func(c *sql.Conn) error {
+		_, err := c.ExecContext(ctx, `INSERT INTO bench_raw_small (v) VALUES (1)`)
 		return err
 	}
 	ledgerCycle := func(job string) {

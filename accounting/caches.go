@@ -2,7 +2,6 @@ package accounting
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 )
@@ -126,7 +125,7 @@ func foldCaches(ctx context.Context, q querier) error {
 // and so should a program that booked many entries with plain SQL (a bulk
 // import), so that reads need not add them up one by one.
 func (l *Ledger) FoldCaches(ctx context.Context) error {
-	return l.write(ctx, func(tx *sql.Tx) error {
+	return l.write(ctx, func(tx querier) error {
 		if err := foldCaches(ctx, tx); err != nil {
 			return fmt.Errorf("accounting: %w", err)
 		}

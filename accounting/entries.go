@@ -2,7 +2,6 @@ package accounting
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strconv"
 	"time"
@@ -80,7 +79,7 @@ type entryRow struct {
 	requestID    string
 }
 
-func insertEntry(ctx context.Context, tx *sql.Tx, e entryRow) (int64, error) {
+func insertEntry(ctx context.Context, tx querier, e entryRow) (int64, error) {
 	if e.amount > MaxCoreSeconds || e.amount < -MaxCoreSeconds {
 		return 0, invalidf("%s of %d core-seconds: over the ledger's limit of %d (%.0f core-hours) per entry",
 			e.kind, e.amount, int64(MaxCoreSeconds), float64(MaxCoreSeconds)/3600)

@@ -71,8 +71,8 @@ type Hold struct {
 // in one immediate transaction, and SQLite admits one writer at a time.
 func (l *Ledger) PlaceHold(ctx context.Context, req HoldRequest) (Hold, error) {
 	var out Hold
-	err := l.write(ctx, func(tx *sql.Tx) (err error) {
-		out, err = l.PlaceHoldTx(ctx, tx, req)
+	err := l.write(ctx, func(tx querier) (err error) {
+		out, err = l.placeHoldOn(ctx, tx, req)
 		return err
 	})
 	return out, err
@@ -82,6 +82,11 @@ func (l *Ledger) PlaceHold(ctx context.Context, req HoldRequest) (Hold, error) {
 // that records the accepted job), which must be an immediate transaction
 // (DSNParams) for the balance check to hold until commit.
 func (l *Ledger) PlaceHoldTx(ctx context.Context, tx *sql.Tx, req HoldRequest) (Hold, error) {
+	return l.placeHoldOn(ctx, tx, req)
+}
+
+// placeHoldOn is PlaceHold on tx, the caller's transaction or the ledger's own.
+func (l *Ledger) placeHoldOn(ctx context.Context, tx querier, req HoldRequest) (Hold, error) {
 	var out Hold
 	err := l.atomically(ctx, tx, opf("place hold for job %q", req.JobID), func() (err error) {
 		out, err = l.placeHold(ctx, tx, req)
@@ -90,7 +95,7 @@ func (l *Ledger) PlaceHoldTx(ctx context.Context, tx *sql.Tx, req HoldRequest) (
 	return out, err
 }
 
-func (l *Ledger) placeHold(ctx context.Context, tx *sql.Tx, req HoldRequest) (Hold, error) {
+func (l *Ledger) placeHold(ctx context.Context, tx querier, req HoldRequest) (Hold, error) {
 	if err := checkNames("job id", req.JobID, "project", req.Project, "site", req.Site,
 		"partition", req.Partition, "user", req.User, "who", req.Who); err != nil {
 		return Hold{}, err
@@ -290,8 +295,8 @@ type Charge struct {
 // job without a hold is ErrNotFound.
 func (l *Ledger) ChargeJob(ctx context.Context, req ChargeRequest) (Charge, error) {
 	var out Charge
-	err := l.write(ctx, func(tx *sql.Tx) (err error) {
-		out, err = l.ChargeJobTx(ctx, tx, req)
+	err := l.write(ctx, func(tx querier) (err error) {
+		out, err = l.chargeJobOn(ctx, tx, req)
 		return err
 	})
 	return out, err
@@ -299,6 +304,11 @@ func (l *Ledger) ChargeJob(ctx context.Context, req ChargeRequest) (Charge, erro
 
 // ChargeJobTx is ChargeJob on the caller's transaction.
 func (l *Ledger) ChargeJobTx(ctx context.Context, tx *sql.Tx, req ChargeRequest) (Charge, error) {
+	return l.chargeJobOn(ctx, tx, req)
+}
+
+// chargeJobOn is ChargeJob on tx, the caller's transaction or the ledger's own.
+func (l *Ledger) chargeJobOn(ctx context.Context, tx querier, req ChargeRequest) (Charge, error) {
 	var out Charge
 	err := l.atomically(ctx, tx, opf("charge job %q", req.JobID), func() error {
 		st, err := loadJobState(ctx, tx, req.JobID)
@@ -365,7 +375,7 @@ func loadJobState(ctx context.Context, q querier, jobID string) (jobState, error
 	return st, nil
 }
 
-func (l *Ledger) charge(ctx context.Context, tx *sql.Tx, st *jobState, req ChargeRequest) (Charge, error) {
+func (l *Ledger) charge(ctx context.Context, tx querier, st *jobState, req ChargeRequest) (Charge, error) {
 	if err := checkNames("job id", req.JobID, "who", req.Who); err != nil {
 		return Charge{}, err
 	}
@@ -454,8 +464,8 @@ type Release struct {
 // Replayed set. A job without a hold is ErrNotFound.
 func (l *Ledger) ReleaseJob(ctx context.Context, req ReleaseRequest) (Release, error) {
 	var out Release
-	err := l.write(ctx, func(tx *sql.Tx) (err error) {
-		out, err = l.ReleaseJobTx(ctx, tx, req)
+	err := l.write(ctx, func(tx querier) (err error) {
+		out, err = l.releaseJobOn(ctx, tx, req)
 		return err
 	})
 	return out, err
@@ -463,6 +473,11 @@ func (l *Ledger) ReleaseJob(ctx context.Context, req ReleaseRequest) (Release, e
 
 // ReleaseJobTx is ReleaseJob on the caller's transaction.
 func (l *Ledger) ReleaseJobTx(ctx context.Context, tx *sql.Tx, req ReleaseRequest) (Release, error) {
+	return l.releaseJobOn(ctx, tx, req)
+}
+
+// releaseJobOn is ReleaseJob on tx, the caller's transaction or the ledger's own.
+func (l *Ledger) releaseJobOn(ctx context.Context, tx querier, req ReleaseRequest) (Release, error) {
 	var out Release
 	err := l.atomically(ctx, tx, opf("release job %q", req.JobID), func() error {
 		st, err := loadJobState(ctx, tx, req.JobID)
@@ -475,7 +490,7 @@ func (l *Ledger) ReleaseJobTx(ctx context.Context, tx *sql.Tx, req ReleaseReques
 	return out, err
 }
 
-func (l *Ledger) release(ctx context.Context, tx *sql.Tx, st *jobState, req ReleaseRequest) (Release, error) {
+func (l *Ledger) release(ctx context.Context, tx querier, st *jobState, req ReleaseRequest) (Release, error) {
 	if err := checkNames("job id", req.JobID, "who", req.Who); err != nil {
 		return Release{}, err
 	}
@@ -511,8 +526,8 @@ type Settlement struct {
 // transaction. Idempotent as both are.
 func (l *Ledger) SettleJob(ctx context.Context, req ChargeRequest) (Settlement, error) {
 	var out Settlement
-	err := l.write(ctx, func(tx *sql.Tx) (err error) {
-		out, err = l.SettleJobTx(ctx, tx, req)
+	err := l.write(ctx, func(tx querier) (err error) {
+		out, err = l.settleJobOn(ctx, tx, req)
 		return err
 	})
 	return out, err
@@ -521,6 +536,11 @@ func (l *Ledger) SettleJob(ctx context.Context, req ChargeRequest) (Settlement, 
 // SettleJobTx is SettleJob on the caller's transaction (for instance the one
 // that records the job's final state).
 func (l *Ledger) SettleJobTx(ctx context.Context, tx *sql.Tx, req ChargeRequest) (Settlement, error) {
+	return l.settleJobOn(ctx, tx, req)
+}
+
+// settleJobOn is SettleJob on tx, the caller's transaction or the ledger's own.
+func (l *Ledger) settleJobOn(ctx context.Context, tx querier, req ChargeRequest) (Settlement, error) {
 	var out Settlement
 	err := l.atomically(ctx, tx, opf("settle job %q", req.JobID), func() error {
 		st, err := loadJobState(ctx, tx, req.JobID)
@@ -555,8 +575,8 @@ type RefundRequest struct {
 // charged yet is ErrNotFound.
 func (l *Ledger) Refund(ctx context.Context, req RefundRequest) (Entry, error) {
 	var out Entry
-	err := l.write(ctx, func(tx *sql.Tx) (err error) {
-		out, err = l.RefundTx(ctx, tx, req)
+	err := l.write(ctx, func(tx querier) (err error) {
+		out, err = l.refundOn(ctx, tx, req)
 		return err
 	})
 	return out, err
@@ -564,6 +584,11 @@ func (l *Ledger) Refund(ctx context.Context, req RefundRequest) (Entry, error) {
 
 // RefundTx is Refund on the caller's transaction.
 func (l *Ledger) RefundTx(ctx context.Context, tx *sql.Tx, req RefundRequest) (Entry, error) {
+	return l.refundOn(ctx, tx, req)
+}
+
+// refundOn is Refund on tx, the caller's transaction or the ledger's own.
+func (l *Ledger) refundOn(ctx context.Context, tx querier, req RefundRequest) (Entry, error) {
 	var out Entry
 	err := l.atomically(ctx, tx, opf("refund job %q", req.JobID), func() error {
 		if err := checkNames("job id", req.JobID, "who", req.Who); err != nil {
@@ -623,8 +648,8 @@ type AdjustRequest struct {
 // the administrator's decision, and later holds are refused accordingly.
 func (l *Ledger) Adjust(ctx context.Context, req AdjustRequest) (Entry, error) {
 	var out Entry
-	err := l.write(ctx, func(tx *sql.Tx) (err error) {
-		out, err = l.AdjustTx(ctx, tx, req)
+	err := l.write(ctx, func(tx querier) (err error) {
+		out, err = l.adjustOn(ctx, tx, req)
 		return err
 	})
 	return out, err
@@ -632,6 +657,11 @@ func (l *Ledger) Adjust(ctx context.Context, req AdjustRequest) (Entry, error) {
 
 // AdjustTx is Adjust on the caller's transaction.
 func (l *Ledger) AdjustTx(ctx context.Context, tx *sql.Tx, req AdjustRequest) (Entry, error) {
+	return l.adjustOn(ctx, tx, req)
+}
+
+// adjustOn is Adjust on tx, the caller's transaction or the ledger's own.
+func (l *Ledger) adjustOn(ctx context.Context, tx querier, req AdjustRequest) (Entry, error) {
 	var out Entry
 	err := l.atomically(ctx, tx, opf("adjust allocation %d", req.AllocationID), func() (err error) {
 		if err := checkWhy(req.Why); err != nil {
@@ -658,8 +688,8 @@ type GrantRequest struct {
 // Grant books a grant on an allocation.
 func (l *Ledger) Grant(ctx context.Context, req GrantRequest) (Entry, error) {
 	var out Entry
-	err := l.write(ctx, func(tx *sql.Tx) (err error) {
-		out, err = l.GrantTx(ctx, tx, req)
+	err := l.write(ctx, func(tx querier) (err error) {
+		out, err = l.grantOn(ctx, tx, req)
 		return err
 	})
 	return out, err
@@ -667,6 +697,11 @@ func (l *Ledger) Grant(ctx context.Context, req GrantRequest) (Entry, error) {
 
 // GrantTx is Grant on the caller's transaction.
 func (l *Ledger) GrantTx(ctx context.Context, tx *sql.Tx, req GrantRequest) (Entry, error) {
+	return l.grantOn(ctx, tx, req)
+}
+
+// grantOn is Grant on tx, the caller's transaction or the ledger's own.
+func (l *Ledger) grantOn(ctx context.Context, tx querier, req GrantRequest) (Entry, error) {
 	var out Entry
 	err := l.atomically(ctx, tx, opf("grant to allocation %d", req.AllocationID), func() (err error) {
 		if req.CoreSeconds <= 0 {
@@ -678,7 +713,7 @@ func (l *Ledger) GrantTx(ctx context.Context, tx *sql.Tx, req GrantRequest) (Ent
 	return out, err
 }
 
-func (l *Ledger) allocationEntry(ctx context.Context, tx *sql.Tx, kind Kind, allocID, amount int64, who, why, requestID string) (Entry, error) {
+func (l *Ledger) allocationEntry(ctx context.Context, tx querier, kind Kind, allocID, amount int64, who, why, requestID string) (Entry, error) {
 	if err := checkName("who", who); err != nil {
 		return Entry{}, err
 	}
@@ -823,11 +858,16 @@ type SiteJob struct {
 // RecordSiteJob records the Slurm job of a held job, for reconciliation.
 // It is set once: the same values again are a no-op, others ErrConflict.
 func (l *Ledger) RecordSiteJob(ctx context.Context, s SiteJob) error {
-	return l.write(ctx, func(tx *sql.Tx) error { return l.RecordSiteJobTx(ctx, tx, s) })
+	return l.write(ctx, func(tx querier) error { return l.recordSiteJobOn(ctx, tx, s) })
 }
 
 // RecordSiteJobTx is RecordSiteJob on the caller's transaction.
 func (l *Ledger) RecordSiteJobTx(ctx context.Context, tx *sql.Tx, s SiteJob) error {
+	return l.recordSiteJobOn(ctx, tx, s)
+}
+
+// recordSiteJobOn is RecordSiteJob on tx, the caller's transaction or the ledger's own.
+func (l *Ledger) recordSiteJobOn(ctx context.Context, tx querier, s SiteJob) error {
 	return l.atomically(ctx, tx, opf("record Slurm job of %q", s.JobID), func() error {
 		if err := checkNames("job id", s.JobID, "site job id", s.SiteJobID); err != nil {
 			return err

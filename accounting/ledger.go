@@ -1,15 +1,18 @@
 package accounting
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
 )
 
 // Options configure a Ledger.
@@ -30,10 +33,6 @@ type Ledger struct {
 	owned bool
 	now   func() time.Time
 	wsem  chan struct{} // one writer at a time among this Ledger's own transactions
-	// own is the transaction of the ledger's own write in progress, if
-	// any: the ...Tx methods run on it without a savepoint, since write
-	// rolls it back whole when they fail.
-	own atomic.Pointer[sql.Tx]
 }
 
 // Open opens the SQLite file at path with OpenDB, migrates it and returns a
@@ -107,45 +106,90 @@ var (
 	_ querier = (*sql.Conn)(nil)
 )
 
+// ownTx is the connection of one of the ledger's own write transactions
+// (see write), begun with BEGIN IMMEDIATE on a connection of the pool.
+type ownTx struct{ *sql.Conn }
+
 // write runs fn in one immediate transaction of the ledger's own, after the
-// ledger's other writers.
-func (l *Ledger) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+// ledger's other writers. The transaction is begun and ended with SQL on a
+// connection of the pool rather than with BeginTx: database/sql runs a
+// goroutine for every transaction and for every query made in one, which on
+// a hold or a settlement cost as much CPU as the ledger's own statements.
+// A connection left inside a transaction (a ROLLBACK that failed) is not
+// returned to the pool but closed.
+func (l *Ledger) write(ctx context.Context, fn func(tx querier) error) error {
 	select {
 	case l.wsem <- struct{}{}:
 	case <-ctx.Done():
 		return fmt.Errorf("accounting: waiting to write: %w", ctx.Err())
 	}
 	defer func() { <-l.wsem }()
-	tx, err := l.db.BeginTx(ctx, nil)
+	conn, err := l.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("accounting: begin: %w", err)
 	}
-	l.own.Store(tx)
-	err = fn(tx)
-	l.own.Store(nil)
-	if err != nil {
-		_ = tx.Rollback()
-		return err
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		err = fmt.Errorf("accounting: begin: %w", err)
+		return errors.Join(err, endTx(ctx, conn))
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("accounting: commit: %w", err)
+	if err := fn(ownTx{conn}); err != nil {
+		return errors.Join(err, endTx(ctx, conn))
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		err = fmt.Errorf("accounting: commit: %w", err)
+		return errors.Join(err, endTx(ctx, conn))
 	}
 	return nil
 }
 
-// atomically runs fn in a savepoint of tx: if fn fails, everything it wrote
-// is rolled back and tx is left as it was. Errors are prefixed with what op
-// returns (called only then). On the ledger's own transaction (see write) it
-// needs no savepoint: write rolls the whole transaction back.
-func (l *Ledger) atomically(ctx context.Context, tx *sql.Tx, op func() string, fn func() error) error {
-	if tx == nil {
-		return fmt.Errorf("accounting: %s: %w: nil transaction", op(), ErrInvalid)
+// endTx rolls back whatever transaction conn is still in (none if SQLite
+// ended it already) and, if it stays in one, has the pool close conn. It
+// reports only a failure that leaves the transaction in doubt.
+func endTx(ctx context.Context, conn *sql.Conn) error {
+	bg := context.WithoutCancel(ctx)
+	if !inTx(conn) {
+		return nil
 	}
-	if tx == l.own.Load() {
+	_, rerr := conn.ExecContext(bg, "ROLLBACK")
+	if !inTx(conn) {
+		return nil
+	}
+	// driver.ErrBadConn from Raw makes the pool discard the connection.
+	_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+	return fmt.Errorf("accounting: rollback: %w", cmp.Or(rerr, errors.New("the connection stayed in a transaction")))
+}
+
+// inTx reports whether conn is inside a transaction (true if it cannot tell).
+func inTx(conn *sql.Conn) bool {
+	in := true
+	_ = conn.Raw(func(dc any) error {
+		if c, ok := dc.(*sqlite3.SQLiteConn); ok {
+			in = !c.AutoCommit()
+		}
+		return nil
+	})
+	return in
+}
+
+// atomically runs fn in a savepoint of tx, the caller's transaction: if fn
+// fails, everything it wrote is rolled back and tx is left as it was. Errors
+// are prefixed with what op returns (called only then). On the ledger's own
+// transaction (ownTx) it needs no savepoint: write rolls the whole
+// transaction back.
+func (l *Ledger) atomically(ctx context.Context, tx querier, op func() string, fn func() error) error {
+	switch t := tx.(type) {
+	case ownTx:
 		if err := fn(); err != nil {
 			return fmt.Errorf("accounting: %s: %w", op(), err)
 		}
 		return nil
+	case *sql.Tx:
+		if t == nil {
+			return fmt.Errorf("accounting: %s: %w: nil transaction", op(), ErrInvalid)
+		}
+	default:
+		return fmt.Errorf("accounting: %s: %w: not a transaction", op(), ErrInvalid)
 	}
 	if _, err := tx.ExecContext(ctx, "SAVEPOINT accounting"); err != nil {
 		return fmt.Errorf("accounting: %s: %w", op(), err)
@@ -234,8 +278,8 @@ type NewProject struct {
 // same description returns it (a safe retry); with another, ErrConflict.
 func (l *Ledger) CreateProject(ctx context.Context, p NewProject) (Project, error) {
 	var out Project
-	err := l.write(ctx, func(tx *sql.Tx) (err error) {
-		out, err = l.CreateProjectTx(ctx, tx, p)
+	err := l.write(ctx, func(tx querier) (err error) {
+		out, err = l.createProjectOn(ctx, tx, p)
 		return err
 	})
 	return out, err
@@ -243,6 +287,11 @@ func (l *Ledger) CreateProject(ctx context.Context, p NewProject) (Project, erro
 
 // CreateProjectTx is CreateProject on the caller's transaction.
 func (l *Ledger) CreateProjectTx(ctx context.Context, tx *sql.Tx, p NewProject) (Project, error) {
+	return l.createProjectOn(ctx, tx, p)
+}
+
+// createProjectOn is CreateProject on tx, the caller's transaction or the ledger's own.
+func (l *Ledger) createProjectOn(ctx context.Context, tx querier, p NewProject) (Project, error) {
 	var out Project
 	err := l.atomically(ctx, tx, opf("create project %s", p.Name), func() error {
 		if err := checkNames("project", p.Name, "who", p.Who); err != nil {
@@ -369,8 +418,8 @@ type NewAllocation struct {
 // ErrConflict; an unknown project with ErrNotFound.
 func (l *Ledger) CreateAllocation(ctx context.Context, a NewAllocation) (Allocation, error) {
 	var out Allocation
-	err := l.write(ctx, func(tx *sql.Tx) (err error) {
-		out, err = l.CreateAllocationTx(ctx, tx, a)
+	err := l.write(ctx, func(tx querier) (err error) {
+		out, err = l.createAllocationOn(ctx, tx, a)
 		return err
 	})
 	return out, err
@@ -378,6 +427,11 @@ func (l *Ledger) CreateAllocation(ctx context.Context, a NewAllocation) (Allocat
 
 // CreateAllocationTx is CreateAllocation on the caller's transaction.
 func (l *Ledger) CreateAllocationTx(ctx context.Context, tx *sql.Tx, a NewAllocation) (Allocation, error) {
+	return l.createAllocationOn(ctx, tx, a)
+}
+
+// createAllocationOn is CreateAllocation on tx, the caller's transaction or the ledger's own.
+func (l *Ledger) createAllocationOn(ctx context.Context, tx querier, a NewAllocation) (Allocation, error) {
 	var out Allocation
 	err := l.atomically(ctx, tx, opf("create allocation for project %q at site %q", a.Project, a.Site), func() error {
 		if err := checkNames("project", a.Project, "site", a.Site, "who", a.Who); err != nil {
@@ -565,8 +619,8 @@ type NewRate struct {
 // ErrConflict.
 func (l *Ledger) SetRate(ctx context.Context, r NewRate) (Rate, error) {
 	var out Rate
-	err := l.write(ctx, func(tx *sql.Tx) (err error) {
-		out, err = l.SetRateTx(ctx, tx, r)
+	err := l.write(ctx, func(tx querier) (err error) {
+		out, err = l.setRateOn(ctx, tx, r)
 		return err
 	})
 	return out, err
@@ -574,6 +628,11 @@ func (l *Ledger) SetRate(ctx context.Context, r NewRate) (Rate, error) {
 
 // SetRateTx is SetRate on the caller's transaction.
 func (l *Ledger) SetRateTx(ctx context.Context, tx *sql.Tx, r NewRate) (Rate, error) {
+	return l.setRateOn(ctx, tx, r)
+}
+
+// setRateOn is SetRate on tx, the caller's transaction or the ledger's own.
+func (l *Ledger) setRateOn(ctx context.Context, tx querier, r NewRate) (Rate, error) {
 	var out Rate
 	err := l.atomically(ctx, tx, opf("set rate of %s/%s", r.Site, r.Partition), func() error {
 		if err := checkNames("site", r.Site, "partition", r.Partition, "who", r.Who); err != nil {

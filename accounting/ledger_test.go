@@ -1,6 +1,7 @@
 package accounting_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -192,6 +193,46 @@ func TestPlaceHold(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A write of the ledger's own that fails after it wrote (here the hold's
+// entry, after the job's row) leaves nothing behind, and its connection goes
+// back to the pool outside any transaction: the next write, on the same
+// connection, works.
+func TestFailedWriteLeavesNothing(t *testing.T) {
+	f := MustFixture(t, 10*accounting.CoreHour, accounting.NoOverdraft)
+	ctx := t.Context()
+	db := f.l.DB()
+	db.SetMaxOpenConns(1)
+	if _, err := db.ExecContext(ctx, `CREATE TRIGGER test_refuse BEFORE INSERT ON acct_entries WHEN NEW.who = 'refused'
+		BEGIN SELECT RAISE(ABORT, 'test: refused'); END`); err != nil {
+		t.Fatal(err)
+	}
+	req := hold("j1", 4, time.Hour)
+	req.Who = "refused"
+	if _, err := f.l.PlaceHold(ctx, req); err == nil || !strings.Contains(err.Error(), "test: refused") {
+		t.Fatalf("hold = %v, want the trigger's refusal", err)
+	}
+	if _, err := f.l.Job(ctx, "j1"); !errors.Is(err, accounting.ErrNotFound) {
+		t.Fatalf("the failed hold left its job row: %v", err)
+	}
+	var jobs int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM acct_jobs`).Scan(&jobs); err != nil || jobs != 0 {
+		t.Fatalf("jobs after a failed hold: %d, %v", jobs, err)
+	}
+	req.Who = "admin"
+	if _, err := f.l.PlaceHold(ctx, req); err != nil {
+		t.Fatalf("the hold after a failed one: %v", err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := f.l.SettleJob(cancelled, accounting.ChargeRequest{JobID: "j1", CPUSeconds: 60, EndedAt: t0, Who: "admin"}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("settle with a cancelled context = %v, want context.Canceled", err)
+	}
+	if _, err := f.l.SettleJob(ctx, accounting.ChargeRequest{JobID: "j1", CPUSeconds: 60, EndedAt: t0, Who: "admin"}); err != nil {
+		t.Fatalf("settle after a cancelled one: %v", err)
+	}
+	AssertBalanceIsSumOfEntries(t, f.l, f.alloc.ID)
 }
 
 func TestInsufficientErrorSaysHowMuchIsLeft(t *testing.T) {
