@@ -167,6 +167,54 @@ func TestEntriesAreAppendOnly(t *testing.T) {
 	}
 }
 
+// Every column of a job's record but the ids of its entries is refused a
+// change, whatever else the UPDATE sets (the trigger fires on UPDATE OF the
+// columns, read here from the table so that a column added later without
+// the trigger fails this test).
+func TestJobRecordColumnsAreImmutable(t *testing.T) {
+	f := MustFixture(t, 100*accounting.CoreHour, accounting.NoOverdraft)
+	ctx := t.Context()
+	MustHold(t, f.l, hold("j1", 1, time.Hour))
+	if err := f.l.RecordSiteJob(ctx, accounting.SiteJob{JobID: "j1", Cluster: "c", SiteJobID: "7"}); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := f.l.DB().QueryContext(ctx, `SELECT name FROM pragma_table_info('acct_jobs')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cols []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		cols = append(cols, c)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	rows.Close()
+	checked := 0
+	for _, c := range cols {
+		if strings.HasSuffix(c, "_entry_id") {
+			continue
+		}
+		for _, stmt := range []string{
+			`UPDATE acct_jobs SET ` + c + ` = CASE typeof(` + c + `) WHEN 'integer' THEN ` + c + ` + 1 ELSE ` + c + ` || 'x' END`,
+			`UPDATE acct_jobs SET release_entry_id = release_entry_id, ` + c + ` = CASE typeof(` + c + `) WHEN 'integer' THEN ` + c + ` + 1 ELSE ` + c + ` || 'x' END`,
+		} {
+			if _, err := f.l.DB().ExecContext(ctx, stmt); err == nil || !strings.Contains(err.Error(), "immutable") {
+				t.Errorf("%s: error = %v, want the trigger's refusal", stmt, err)
+			}
+		}
+		checked++
+	}
+	if checked != 15 {
+		t.Errorf("checked %d columns of %v, want 15", checked, cols)
+	}
+	MustVerify(t, f.l)
+}
+
 // Verify catches a cache that disagrees with the entries (here, one changed
 // behind the triggers' back).
 func TestVerifyDetectsATamperedCache(t *testing.T) {
