@@ -6,10 +6,11 @@ import (
 	"fmt"
 )
 
-// The caches (acct_balances, acct_usage_monthly, acct_open_holds) hold the
-// entries up to the mark, acct_cache_mark.entry_id; the entries after it, the
-// tail, are added by whatever reads them, in the same statement (see
-// migration 0003). A hold's or a settlement's commit writes none of them.
+// The caches (acct_balances, acct_usage_monthly, acct_open_holds) and the
+// index of entries by allocation (acct_allocation_entries) hold the entries
+// up to the mark, acct_cache_mark.entry_id; the entries after it, the tail,
+// are added by whatever reads them, in the same statement (see migrations
+// 0003 and 0005). A hold's or a settlement's commit writes none of them.
 
 // foldEvery is how often the tail is folded into the caches: by the write
 // that books an entry whose id is a multiple of it. A read adds at most about
@@ -27,6 +28,16 @@ func tailAvailableSQL(alloc string) string {
 	return `(SELECT coalesce(sum(CASE t.kind WHEN 'hold' THEN -t.amount WHEN 'charge' THEN t.from_hold - t.amount
 	                                    ELSE t.amount END), 0)
 	   FROM acct_entries t NOT INDEXED WHERE t.entry_id > ` + markSQL + ` AND t.allocation_id = ` + alloc + `)`
+}
+
+// allocationEntriesSQL selects the ids of the entries of allocation alloc
+// (an SQL expression) whose kind and time meet cond, called with the alias
+// of a table that has the columns kind and at: the folded entries through
+// acct_allocation_entries, the tail's by entry id.
+func allocationEntriesSQL(alloc string, cond func(alias string) string) string {
+	return `SELECT x.entry_id FROM acct_allocation_entries x WHERE x.allocation_id = ` + alloc + ` AND ` + cond("x") + `
+	UNION ALL
+	SELECT t.entry_id FROM acct_entries t NOT INDEXED WHERE t.entry_id > ` + markSQL + ` AND t.allocation_id = ` + alloc + ` AND ` + cond("t")
 }
 
 // balanceSumsSQL sums entries (aliased e) into the columns of acct_balances.
@@ -105,6 +116,8 @@ func foldCaches(ctx context.Context, q querier) error {
 		    charged     = charged     + excluded.charged,
 		    refunded    = refunded    + excluded.refunded,
 		    overrun     = overrun     + excluded.overrun`,
+		`INSERT INTO acct_allocation_entries (allocation_id, kind, at, entry_id)
+		SELECT allocation_id, kind, at, entry_id FROM acct_entries NOT INDEXED WHERE entry_id > ?1 AND entry_id <= ?2`,
 		`DELETE FROM acct_open_holds WHERE job_id IN (SELECT job_id FROM acct_entries NOT INDEXED
 		    WHERE entry_id > ?1 AND entry_id <= ?2 AND kind = 'release')`,
 		`INSERT INTO acct_open_holds (job_id, held_at)

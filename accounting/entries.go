@@ -177,8 +177,8 @@ func (l *Ledger) Entries(ctx context.Context, q EntryQuery) ([]Entry, error) {
 	where := "WHERE e.entry_id > ?"
 	args := []any{q.AfterID}
 	if q.AllocationID != 0 {
-		where += " AND e.allocation_id = ?"
-		args = append(args, q.AllocationID)
+		where += " AND e.entry_id IN (" + allocationEntriesSQL("?", func(string) string { return "true" }) + ")"
+		args = append(args, q.AllocationID, q.AllocationID)
 	}
 	if q.Project != "" {
 		where += " AND a.project = ?"

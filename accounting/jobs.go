@@ -204,14 +204,14 @@ func termsAt(ctx context.Context, q querier, project, site, partition string, at
 	err := q.QueryRowContext(ctx, `SELECT a.allocation_id, a.overdraft,
 		       (SELECT b.granted + b.adjusted + b.refunded - b.charged - b.held FROM acct_balances b
 		         WHERE b.allocation_id = a.allocation_id) + `+tailAvailableSQL("a.allocation_id")+`,
-		       `+rateAtSQL+`,
+		       `+rateAtParams+`,
 		       EXISTS (SELECT 1 FROM acct_jobs WHERE job_id = ?5)
 		FROM acct_allocations a
 		WHERE a.project = ?1 AND a.site = ?2 AND a.starts_at <= ?4 AND ?4 < a.ends_at`,
 		project, site, partition, at.Unix(), jobID).Scan(&t.allocationID, (*int64)(&t.overdraft), &avail, &t.rate, &t.jobExists)
 	if errors.Is(err, sql.ErrNoRows) {
 		t = terms{}
-		err = q.QueryRowContext(ctx, `SELECT `+rateAtSQL+`, EXISTS (SELECT 1 FROM acct_jobs WHERE job_id = ?5), ?1`,
+		err = q.QueryRowContext(ctx, `SELECT `+rateAtParams+`, EXISTS (SELECT 1 FROM acct_jobs WHERE job_id = ?5), ?1`,
 			project, site, partition, at.Unix(), jobID).Scan(&t.rate, &t.jobExists, new(string))
 	}
 	if err != nil {
@@ -221,15 +221,21 @@ func termsAt(ctx context.Context, q querier, project, site, partition string, at
 	return t, nil
 }
 
-// rateAtSQL is the rate in force for partition ?3 at site ?2 at time ?4:
-// the partition's own, else the site's default (AnyPartition), else NULL.
-const rateAtSQL = `coalesce(
-		           (SELECT r.thousandths FROM acct_rates r WHERE r.site = ?2 AND r.slurm_partition = ?3 AND r.effective_from <= ?4
-		               AND NOT EXISTS (SELECT 1 FROM acct_rates n WHERE n.site = ?2 AND n.slurm_partition = ?3
-		                               AND n.effective_from > r.effective_from AND n.effective_from <= ?4)),
-		           (SELECT r.thousandths FROM acct_rates r WHERE r.site = ?2 AND r.slurm_partition = '*' AND r.effective_from <= ?4
-		               AND NOT EXISTS (SELECT 1 FROM acct_rates n WHERE n.site = ?2 AND n.slurm_partition = '*'
-		                               AND n.effective_from > r.effective_from AND n.effective_from <= ?4)))`
+// rateAtSQL is the rate in force for partition part at site site at time
+// at (SQL expressions: parameters or columns): the partition's own, else the
+// site's default (AnyPartition), else NULL.
+func rateAtSQL(site, part, at string) string {
+	return `coalesce(
+		           (SELECT r.thousandths FROM acct_rates r WHERE r.site = ` + site + ` AND r.slurm_partition = ` + part + ` AND r.effective_from <= ` + at + `
+		               AND NOT EXISTS (SELECT 1 FROM acct_rates n WHERE n.site = ` + site + ` AND n.slurm_partition = ` + part + `
+		                               AND n.effective_from > r.effective_from AND n.effective_from <= ` + at + `)),
+		           (SELECT r.thousandths FROM acct_rates r WHERE r.site = ` + site + ` AND r.slurm_partition = '*' AND r.effective_from <= ` + at + `
+		               AND NOT EXISTS (SELECT 1 FROM acct_rates n WHERE n.site = ` + site + ` AND n.slurm_partition = '*'
+		                               AND n.effective_from > r.effective_from AND n.effective_from <= ` + at + `)))`
+}
+
+// rateAtParams is rateAtSQL for termsAt's parameters.
+var rateAtParams = rateAtSQL("?2", "?3", "?4")
 
 // available is what an allocation has left: granted + adjusted + refunded -
 // charged - held, read from the balance cache and the entries after its mark.
@@ -311,7 +317,7 @@ func (l *Ledger) ChargeJobTx(ctx context.Context, tx *sql.Tx, req ChargeRequest)
 func (l *Ledger) chargeJobOn(ctx context.Context, tx querier, req ChargeRequest) (Charge, error) {
 	var out Charge
 	err := l.atomically(ctx, tx, opf("charge job %q", req.JobID), func() error {
-		st, err := loadJobState(ctx, tx, req.JobID)
+		st, err := loadJobState(ctx, tx, req.JobID, req.EndedAt.UTC().Truncate(time.Second))
 		if err != nil {
 			return err
 		}
@@ -321,23 +327,44 @@ func (l *Ledger) chargeJobOn(ctx context.Context, tx querier, req ChargeRequest)
 	return out, err
 }
 
-// jobState is a job and its charge and release entries, if any.
+// jobState is a job and its charge and release entries, if any, and for a
+// charge the terms at the job's end.
 type jobState struct {
 	job     jobRow
 	charge  *Entry
 	release *Entry
+	// end are the terms at the end time given to loadJobState: the
+	// allocation of the job's project and site then (0 if none) and the
+	// rate of its site and partition (NULL if none).
+	end struct {
+		allocationID int64
+		rate         sql.NullInt64
+	}
 }
 
-// loadJobState reads a job, and its charge and release if it has them
-// (ErrNotFound if the job has no hold).
-func loadJobState(ctx context.Context, q querier, jobID string) (jobState, error) {
+// jobStateSQL reads a job's row and, with ?2 the Unix time of its end, the
+// terms then (NULL for a NULL ?2). One statement: a settlement makes no
+// other read.
+var jobStateSQL = `SELECT ` + jobColsJ + `, j.charge_entry_id, j.release_entry_id,
+	coalesce((SELECT a.allocation_id FROM acct_allocations a
+	           WHERE a.project = j.project AND a.site = j.site AND a.starts_at <= ?2 AND ?2 < a.ends_at), 0),
+	` + rateAtSQL("j.site", "j.slurm_partition", "?2") + `
+	FROM acct_jobs j WHERE j.job_id = ?1`
+
+// loadJobState reads a job, its charge and release if it has them
+// (ErrNotFound if the job has no hold), and, unless endedAt is zero, the
+// terms at endedAt.
+func loadJobState(ctx context.Context, q querier, jobID string, endedAt time.Time) (jobState, error) {
 	var st jobState
 	j := &st.job
 	var chargeID, releaseID sql.NullInt64
-	err := q.QueryRowContext(ctx, `SELECT `+jobCols+`, charge_entry_id, release_entry_id FROM acct_jobs WHERE job_id = ?`,
-		jobID).Scan(&j.JobID, &j.Tag, &j.AllocationID, &j.Project, &j.Site, &j.Partition, &j.User,
-		&j.Nodes, &j.CPUsPerNode, &j.TimeLimit, &j.Rate, &j.HoldAmount, &j.HeldAt, &j.Cluster, &j.SiteJobID,
-		&chargeID, &releaseID)
+	var at sql.NullInt64
+	if !endedAt.IsZero() {
+		at = sql.NullInt64{Int64: endedAt.Unix(), Valid: true}
+	}
+	err := q.QueryRowContext(ctx, jobStateSQL, jobID, at).Scan(&j.JobID, &j.Tag, &j.AllocationID, &j.Project, &j.Site,
+		&j.Partition, &j.User, &j.Nodes, &j.CPUsPerNode, &j.TimeLimit, &j.Rate, &j.HoldAmount, &j.HeldAt, &j.Cluster, &j.SiteJobID,
+		&chargeID, &releaseID, &st.end.allocationID, &st.end.rate)
 	if errors.Is(err, sql.ErrNoRows) {
 		return jobState{}, notFoundf("job %q has no hold", jobID)
 	}
@@ -394,17 +421,13 @@ func (l *Ledger) charge(ctx context.Context, tx querier, st *jobState, req Charg
 		}
 		return chargeFromEntry(*prev, job.HoldAmount, true), nil
 	}
-	t, err := termsAt(ctx, tx, job.Project, job.Site, job.Partition, ended, job.JobID)
-	if err != nil {
-		return Charge{}, err
-	}
 	allocID := job.AllocationID // no allocation covers the end: the hold's
-	if t.allocationID != 0 {
-		allocID = t.allocationID
+	if st.end.allocationID != 0 {
+		allocID = st.end.allocationID
 	}
 	rate := job.Rate // no rate in force at the end: the hold's
-	if t.rate.Valid {
-		rate = t.rate.Int64
+	if st.end.rate.Valid {
+		rate = st.end.rate.Int64
 	}
 	amount, err := ChargeAmount(req.CPUSeconds, rate)
 	if err != nil {
@@ -480,7 +503,7 @@ func (l *Ledger) ReleaseJobTx(ctx context.Context, tx *sql.Tx, req ReleaseReques
 func (l *Ledger) releaseJobOn(ctx context.Context, tx querier, req ReleaseRequest) (Release, error) {
 	var out Release
 	err := l.atomically(ctx, tx, opf("release job %q", req.JobID), func() error {
-		st, err := loadJobState(ctx, tx, req.JobID)
+		st, err := loadJobState(ctx, tx, req.JobID, time.Time{})
 		if err != nil {
 			return err
 		}
@@ -543,7 +566,7 @@ func (l *Ledger) SettleJobTx(ctx context.Context, tx *sql.Tx, req ChargeRequest)
 func (l *Ledger) settleJobOn(ctx context.Context, tx querier, req ChargeRequest) (Settlement, error) {
 	var out Settlement
 	err := l.atomically(ctx, tx, opf("settle job %q", req.JobID), func() error {
-		st, err := loadJobState(ctx, tx, req.JobID)
+		st, err := loadJobState(ctx, tx, req.JobID, req.EndedAt.UTC().Truncate(time.Second))
 		if err != nil {
 			return err
 		}
@@ -732,7 +755,8 @@ func (l *Ledger) allocationEntry(ctx context.Context, tx querier, kind Kind, all
 	// sum of an allocation's entries overflows.
 	var moved int64
 	if err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(abs(amount)), 0) FROM acct_entries
-		WHERE allocation_id = ? AND kind IN ('grant', 'adjust')`, allocID).Scan(&moved); err != nil {
+		WHERE entry_id IN (`+allocationEntriesSQL("?1", func(t string) string { return t + `.kind IN ('grant', 'adjust')` })+`)`,
+		allocID).Scan(&moved); err != nil {
 		return Entry{}, err
 	}
 	if abs := max(amount, -amount); abs > MaxCoreSeconds || moved > MaxCoreSeconds-abs {

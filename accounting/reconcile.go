@@ -214,12 +214,17 @@ func (l *Ledger) Reconcile(ctx context.Context, req ReconcileRequest) (Reconcili
 	// The jobs held at the site in the period, found through their hold
 	// entries (on the job's allocation, at the job's held_at).
 	rows, err := l.db.QueryContext(ctx, `SELECT `+jobColsJ+`, coalesce(c.amount, -1)
-		FROM acct_allocations a
-		JOIN acct_entries h INDEXED BY acct_entries_by_allocation
-		     ON h.allocation_id = a.allocation_id AND h.at >= ?2 AND h.at < ?3 AND h.kind = 'hold'
+		FROM acct_entries h
 		JOIN acct_jobs j ON j.job_id = h.job_id
 		LEFT JOIN acct_entries c ON c.entry_id = j.charge_entry_id
-		WHERE a.site = ?1 AND j.site = ?1 AND j.held_at >= ?2 AND j.held_at < ?3
+		WHERE h.entry_id IN (
+		      SELECT x.entry_id FROM acct_allocations a
+		      JOIN acct_allocation_entries x ON x.allocation_id = a.allocation_id AND x.kind = 'hold' AND x.at >= ?2 AND x.at < ?3
+		      WHERE a.site = ?1
+		      UNION ALL
+		      SELECT t.entry_id FROM acct_entries t NOT INDEXED
+		      WHERE t.entry_id > `+markSQL+` AND t.kind = 'hold' AND t.at >= ?2 AND t.at < ?3)
+		  AND j.site = ?1 AND j.held_at >= ?2 AND j.held_at < ?3
 		ORDER BY j.held_at, j.job_id`,
 		req.Site, out.From.Unix(), out.To.Unix())
 	if err != nil {

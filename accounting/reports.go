@@ -213,8 +213,9 @@ func (l *Ledger) Balances(ctx context.Context, q BalanceQuery) ([]Balance, error
 		       b.charged + coalesce(t.charged, 0), b.refunded + coalesce(t.refunded, 0), b.overrun + coalesce(t.overrun, 0),
 		       (SELECT coalesce(sum(CASE e.kind WHEN 'charge' THEN e.amount ELSE -e.amount END), 0)
 		          FROM acct_entries e
-		         WHERE e.allocation_id = a.allocation_id AND e.kind IN ('charge', 'refund')
-		           AND e.at >= max(?1, a.starts_at) AND e.at < min(?2, a.ends_at))
+		         WHERE e.entry_id IN (`+allocationEntriesSQL("a.allocation_id", func(t string) string {
+		return t + `.kind IN ('charge', 'refund') AND ` + t + `.at >= max(?1, a.starts_at) AND ` + t + `.at < min(?2, a.ends_at)`
+	})+`))
 		FROM acct_allocations a JOIN acct_balances b ON b.allocation_id = a.allocation_id
 		LEFT JOIN t ON t.allocation_id = a.allocation_id
 		WHERE (?3 = 0 OR a.allocation_id = ?3) AND (?4 = '' OR a.project = ?4) AND (?5 = '' OR a.site = ?5)

@@ -91,10 +91,20 @@ FROM acct_jobs j
 WHERE j.hold_amount
       - coalesce((SELECT from_hold FROM acct_entries c WHERE c.entry_id = j.charge_entry_id), 0)
       - coalesce((SELECT amount FROM acct_entries r WHERE r.entry_id = j.release_entry_id), 0) < 0
+UNION ALL
+SELECT 'entry ' || entry_id || ' of allocation ' || allocation_id || ' is missing from the index of entries by allocation'
+FROM (SELECT allocation_id, kind, at, entry_id FROM acct_entries WHERE entry_id <= (SELECT m FROM mark)
+      EXCEPT SELECT allocation_id, kind, at, entry_id FROM acct_allocation_entries)
+UNION ALL
+SELECT 'the index of entries by allocation has ' || kind || ' ' || entry_id || ' of allocation ' || allocation_id || ' at ' || at ||
+       ', which is not an entry up to the mark'
+FROM (SELECT allocation_id, kind, at, entry_id FROM acct_allocation_entries
+      EXCEPT SELECT allocation_id, kind, at, entry_id FROM acct_entries WHERE entry_id <= (SELECT m FROM mark))
 LIMIT 100`
 
 // Verify recomputes the caches (balances per allocation, usage per month,
-// open holds) from the entries up to their mark and checks that they agree, that every job's
+// open holds, the index of entries by allocation) from the entries up to
+// their mark and checks that they agree, that every job's
 // hold matches its entries, and that the entry ids a job's row names are its
 // hold, charge and release, the only ones it has. It returns nil, or an
 // error wrapping ErrInconsistent that lists the first differences. It reads one snapshot,

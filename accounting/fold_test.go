@@ -1,0 +1,158 @@
+package accounting_test
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sta-federation/sta-gateway/accounting"
+)
+
+// Whatever reads an allocation's entries (the entries listing, the burn
+// rate, reconciliation's jobs held in a period, the bound on what grants and
+// adjustments move) answers the same whether the entries were folded into
+// the index of entries by allocation or are still after the caches' mark.
+func TestAllocationEntriesFoldedOrNot(t *testing.T) {
+	f := MustFixture(t, 1000*accounting.CoreHour, accounting.NoOverdraft)
+	ctx := t.Context()
+	MustProject(t, f.l, "bio")
+	bio := MustAllocation(t, f.l, accounting.NewAllocation{Project: "bio", Site: "de", SlurmAccount: "def-bio",
+		StartsAt: year(2026), EndsAt: year(2027), Grant: 500 * accounting.CoreHour, Who: "admin"})
+	MustRate(t, f.l, "de", "cpu", 2000, year(2025))
+	book := func(prefix string, n int) {
+		t.Helper()
+		for i := range n {
+			id := fmt.Sprintf("%s%02d", prefix, i)
+			req := hold(id, 2, time.Hour)
+			if i%2 == 1 {
+				req.Project, req.Site = "bio", "de"
+			}
+			MustHold(t, f.l, req)
+			if i%3 != 0 {
+				if err := f.l.RecordSiteJob(ctx, accounting.SiteJob{JobID: id, Cluster: "c-" + req.Site, SiteJobID: fmt.Sprint(100 + i)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if i%4 != 3 {
+				MustSettle(t, f.l, id, int64(600+i), f.clk.Now().Add(30*time.Minute))
+			}
+			f.clk.Advance(time.Hour)
+		}
+	}
+	book("a", 40) // about 110 entries: the write of entry 64 folds
+	if _, err := f.l.Adjust(ctx, accounting.AdjustRequest{AllocationID: f.alloc.ID, CoreSeconds: -3600, Who: "admin", Why: "correction"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.l.Grant(ctx, accounting.GrantRequest{AllocationID: bio.ID, CoreSeconds: 7200, Who: "admin", Why: "top-up"}); err != nil {
+		t.Fatal(err)
+	}
+	book("b", 24)
+
+	type state struct {
+		Climate, BioPage []int64
+		Burn             map[int64]int64
+		Missing          map[string][]string
+	}
+	snapshot := func() state {
+		t.Helper()
+		s := state{Burn: map[int64]int64{}, Missing: map[string][]string{}}
+		es, err := f.l.Entries(ctx, accounting.EntryQuery{AllocationID: f.alloc.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range es {
+			s.Climate = append(s.Climate, e.ID)
+		}
+		es, err = f.l.Entries(ctx, accounting.EntryQuery{AllocationID: bio.ID, AfterID: 40, Limit: 7})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range es {
+			s.BioPage = append(s.BioPage, e.ID)
+		}
+		bs, err := f.l.Balances(ctx, accounting.BalanceQuery{BurnWindow: 24 * time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range bs {
+			s.Burn[b.AllocationID] = b.BurnCoreSecondsPerDay
+		}
+		for _, site := range []string{"ca", "de"} {
+			r, err := f.l.Reconcile(ctx, accounting.ReconcileRequest{Site: site, From: t0.Add(10 * time.Hour), To: t0.Add(100 * time.Hour)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range r.MissingInSacct {
+				s.Missing[site] = append(s.Missing[site], m.JobID)
+			}
+		}
+		// What grants and adjustments moved: climate 1000 h + 1 h, so a
+		// grant of the rest but one core-second more is refused.
+		over := accounting.MaxCoreSeconds - 1001*accounting.CoreHour + 1
+		if _, err := f.l.Grant(ctx, accounting.GrantRequest{AllocationID: f.alloc.ID, CoreSeconds: over, Who: "admin", Why: "x"}); !errors.Is(err, accounting.ErrInvalid) ||
+			!strings.Contains(err.Error(), "would move over") {
+			t.Fatalf("grant over the bound = %v, want ErrInvalid", err)
+		}
+		return s
+	}
+
+	var mark, last int64
+	if err := f.l.DB().QueryRowContext(ctx, `SELECT entry_id, (SELECT max(entry_id) FROM acct_entries) FROM acct_cache_mark`).Scan(&mark, &last); err != nil {
+		t.Fatal(err)
+	}
+	if mark == 0 || mark >= last {
+		t.Fatalf("mark %d, last entry %d: want some entries folded and some after the mark", mark, last)
+	}
+	before := snapshot()
+	if err := f.l.FoldCaches(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after := snapshot()
+	if !reflect.DeepEqual(before, after) {
+		t.Fatalf("with entries after the mark:\n%+v\nall folded:\n%+v", before, after)
+	}
+	var n int
+	if err := f.l.DB().QueryRowContext(ctx, `SELECT count(*) FROM acct_entries WHERE allocation_id = ?`, f.alloc.ID).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if len(after.Climate) != n || len(after.BioPage) != 7 || after.BioPage[0] <= 40 {
+		t.Errorf("climate listed %d of its %d entries; bio's page after 40: %v", len(after.Climate), n, after.BioPage)
+	}
+	// Jobs held from hour 10 on that reached Slurm or were charged:
+	// a10..a39 then b00..b23, by site.
+	if len(after.Missing["ca"]) == 0 || len(after.Missing["de"]) == 0 || after.Burn[f.alloc.ID] <= 0 || after.Burn[bio.ID] <= 0 {
+		t.Errorf("nothing to compare: %+v", after)
+	}
+	for _, id := range append(after.Missing["ca"], after.Missing["de"]...) {
+		if id < "a10" || id > "b23" {
+			t.Errorf("job %s is outside the period reconciled", id)
+		}
+	}
+	MustVerify(t, f.l)
+}
+
+// Verify notices an entry missing from, or added to, the index of entries by
+// allocation.
+func TestVerifyChecksTheAllocationIndex(t *testing.T) {
+	for _, tamper := range []string{
+		`DELETE FROM acct_allocation_entries WHERE entry_id = (SELECT max(entry_id) FROM acct_allocation_entries)`,
+		`INSERT INTO acct_allocation_entries VALUES (1, 'charge', 0, 1)`,
+		`UPDATE acct_allocation_entries SET at = at + 1 WHERE entry_id = (SELECT max(entry_id) FROM acct_allocation_entries)`,
+	} {
+		f := MustFixture(t, 100*accounting.CoreHour, accounting.NoOverdraft)
+		MustHold(t, f.l, hold("j1", 1, time.Hour))
+		if err := f.l.FoldCaches(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		MustVerify(t, f.l)
+		if _, err := f.l.DB().ExecContext(t.Context(), tamper); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.l.Verify(t.Context()); !errors.Is(err, accounting.ErrInconsistent) || !strings.Contains(err.Error(), "index of entries by allocation") {
+			t.Errorf("%s: verify = %v", tamper, err)
+		}
+	}
+}
