@@ -117,7 +117,8 @@ func foldCaches(ctx context.Context, q querier) error {
 		    refunded    = refunded    + excluded.refunded,
 		    overrun     = overrun     + excluded.overrun`,
 		`INSERT INTO acct_allocation_entries (allocation_id, kind, at, entry_id)
-		SELECT allocation_id, kind, at, entry_id FROM acct_entries NOT INDEXED WHERE entry_id > ?1 AND entry_id <= ?2`,
+		SELECT allocation_id, kind, at, entry_id FROM acct_entries NOT INDEXED WHERE entry_id > ?1 AND entry_id <= ?2
+		ORDER BY allocation_id, kind, at, entry_id`,
 		`DELETE FROM acct_open_holds WHERE job_id IN (SELECT job_id FROM acct_entries NOT INDEXED
 		    WHERE entry_id > ?1 AND entry_id <= ?2 AND kind = 'release')`,
 		`INSERT INTO acct_open_holds (job_id, held_at)

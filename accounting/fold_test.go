@@ -141,6 +141,9 @@ func TestVerifyChecksTheAllocationIndex(t *testing.T) {
 		`DELETE FROM acct_allocation_entries WHERE entry_id = (SELECT max(entry_id) FROM acct_allocation_entries)`,
 		`INSERT INTO acct_allocation_entries VALUES (1, 'charge', 0, 1)`,
 		`UPDATE acct_allocation_entries SET at = at + 1 WHERE entry_id = (SELECT max(entry_id) FROM acct_allocation_entries)`,
+		`UPDATE acct_allocation_entries SET kind = 'charge' WHERE kind = 'hold'`,
+		`UPDATE acct_allocation_entries SET entry_id = entry_id + 100 WHERE kind = 'hold'`,
+		`UPDATE acct_allocation_entries SET allocation_id = 9 WHERE kind = 'hold'`,
 	} {
 		f := MustFixture(t, 100*accounting.CoreHour, accounting.NoOverdraft)
 		MustHold(t, f.l, hold("j1", 1, time.Hour))

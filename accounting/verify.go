@@ -12,6 +12,11 @@ import (
 // one snapshot of the database while writers go on.
 const verifySQL = `
 WITH mark AS (SELECT entry_id AS m FROM acct_cache_mark WHERE id = 1),
+by_kind AS (
+    SELECT allocation_id, kind, sum(amount) AS amount, sum(from_hold) AS from_hold, sum(overrun) AS overrun,
+           count(*) AS n, sum(entry_id) AS ids, sum(at) AS ats
+    FROM acct_entries WHERE entry_id <= (SELECT m FROM mark) GROUP BY allocation_id, kind
+),
 sums AS (
     SELECT allocation_id,
            sum(CASE kind WHEN 'grant'  THEN amount ELSE 0 END) AS granted,
@@ -21,8 +26,16 @@ sums AS (
            sum(CASE kind WHEN 'charge' THEN amount ELSE 0 END) AS charged,
            sum(CASE kind WHEN 'refund' THEN amount ELSE 0 END) AS refunded,
            sum(overrun) AS overrun
-    FROM acct_entries WHERE entry_id <= (SELECT m FROM mark) GROUP BY allocation_id
+    FROM by_kind GROUP BY allocation_id
 ),
+-- The index of entries by allocation, and the entries up to the mark, by
+-- allocation and kind: how many, and the sums of their ids and times (a row
+-- missing, added or changed shows in one of them).
+indexed AS (
+    SELECT allocation_id, kind, count(*) AS n, sum(entry_id) AS ids, sum(at) AS ats
+    FROM acct_allocation_entries GROUP BY allocation_id, kind
+),
+folded AS (SELECT allocation_id, kind, n, ids, ats FROM by_kind),
 usage AS (
     SELECT e.month, j.project, j.site, j.slurm_partition, j.user_name,
            sum(e.kind = 'charge') AS jobs, sum(e.cpu_seconds) AS cpu_seconds,
@@ -92,14 +105,15 @@ WHERE j.hold_amount
       - coalesce((SELECT from_hold FROM acct_entries c WHERE c.entry_id = j.charge_entry_id), 0)
       - coalesce((SELECT amount FROM acct_entries r WHERE r.entry_id = j.release_entry_id), 0) < 0
 UNION ALL
-SELECT 'entry ' || entry_id || ' of allocation ' || allocation_id || ' is missing from the index of entries by allocation'
-FROM (SELECT allocation_id, kind, at, entry_id FROM acct_entries WHERE entry_id <= (SELECT m FROM mark)
-      EXCEPT SELECT allocation_id, kind, at, entry_id FROM acct_allocation_entries)
+SELECT 'the index of entries by allocation has ' || coalesce(i.n, 0) || ' ' || f.kind || ' entries of allocation ' ||
+       f.allocation_id || ', the entries ' || f.n || ' (or their ids or times differ)'
+FROM folded f LEFT JOIN indexed i ON i.allocation_id = f.allocation_id AND i.kind = f.kind
+WHERE i.n IS NOT f.n OR i.ids IS NOT f.ids OR i.ats IS NOT f.ats
 UNION ALL
-SELECT 'the index of entries by allocation has ' || kind || ' ' || entry_id || ' of allocation ' || allocation_id || ' at ' || at ||
-       ', which is not an entry up to the mark'
-FROM (SELECT allocation_id, kind, at, entry_id FROM acct_allocation_entries
-      EXCEPT SELECT allocation_id, kind, at, entry_id FROM acct_entries WHERE entry_id <= (SELECT m FROM mark))
+SELECT 'the index of entries by allocation has ' || i.n || ' ' || i.kind || ' entries of allocation ' || i.allocation_id ||
+       ', the entries none'
+FROM indexed i LEFT JOIN folded f ON f.allocation_id = i.allocation_id AND f.kind = i.kind
+WHERE f.n IS NULL
 LIMIT 100`
 
 // Verify recomputes the caches (balances per allocation, usage per month,

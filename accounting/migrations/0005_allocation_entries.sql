@@ -21,6 +21,7 @@ CREATE TABLE acct_allocation_entries (
 
 INSERT INTO acct_allocation_entries (allocation_id, kind, at, entry_id)
 SELECT allocation_id, kind, at, entry_id FROM acct_entries
-WHERE entry_id <= (SELECT entry_id FROM acct_cache_mark WHERE id = 1);
+WHERE entry_id <= (SELECT entry_id FROM acct_cache_mark WHERE id = 1)
+ORDER BY allocation_id, kind, at, entry_id;
 
 DROP INDEX acct_entries_by_allocation;
