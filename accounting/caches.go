@@ -102,6 +102,9 @@ func foldCaches(ctx context.Context, q querier) error {
 			return fmt.Errorf("fold caches: %w", err)
 		}
 	}
+	if err := closeReleasedHolds(ctx, q, mark, last); err != nil {
+		return fmt.Errorf("fold caches: %w", err)
+	}
 	for _, stmt := range []string{
 		`INSERT INTO acct_usage_monthly
 		    (month, project, site, slurm_partition, user_name, jobs, cpu_seconds, charged, refunded, overrun)
@@ -119,8 +122,6 @@ func foldCaches(ctx context.Context, q querier) error {
 		`INSERT INTO acct_allocation_entries (allocation_id, kind, at, entry_id)
 		SELECT allocation_id, kind, at, entry_id FROM acct_entries NOT INDEXED WHERE entry_id > ?1 AND entry_id <= ?2
 		ORDER BY allocation_id, kind, at, entry_id`,
-		`DELETE FROM acct_open_holds WHERE job_id IN (SELECT job_id FROM acct_entries NOT INDEXED
-		    WHERE entry_id > ?1 AND entry_id <= ?2 AND kind = 'release')`,
 		`INSERT INTO acct_open_holds (job_id, held_at)
 		SELECT h.job_id, h.at FROM acct_entries h NOT INDEXED CROSS JOIN acct_jobs j ON j.job_id = h.job_id
 		WHERE h.entry_id > ?1 AND h.entry_id <= ?2 AND h.kind = 'hold'
@@ -129,6 +130,40 @@ func foldCaches(ctx context.Context, q querier) error {
 	} {
 		if _, err := q.ExecContext(ctx, stmt, mark, last); err != nil {
 			return fmt.Errorf("fold caches: %w", err)
+		}
+	}
+	return nil
+}
+
+// closeReleasedHolds removes from the open holds the jobs released by the
+// entries in (mark, last], one DELETE by key each, reading the releases a
+// slice of entries at a time. One DELETE ... WHERE job_id IN (the releases)
+// cost ~0.25 ms at every fold whatever its plan said, as much as the rest
+// of the fold.
+func closeReleasedHolds(ctx context.Context, q querier, mark, last int64) error {
+	const slice = 1 << 14
+	for lo := mark; lo < last; lo += slice {
+		rows, err := q.QueryContext(ctx, `SELECT job_id FROM acct_entries NOT INDEXED
+			WHERE entry_id > ?1 AND entry_id <= ?2 AND kind = 'release'`, lo, min(lo+slice, last))
+		if err != nil {
+			return err
+		}
+		var jobs []string
+		for rows.Next() {
+			var j string
+			if err := rows.Scan(&j); err != nil {
+				rows.Close()
+				return err
+			}
+			jobs = append(jobs, j)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return err
+		}
+		for _, j := range jobs {
+			if _, err := q.ExecContext(ctx, `DELETE FROM acct_open_holds WHERE job_id = ?`, j); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -159,3 +159,71 @@ func TestVerifyChecksTheAllocationIndex(t *testing.T) {
 		}
 	}
 }
+
+// A fold of a tail longer than the slices the fold reads it in (entries
+// booked with plain SQL, as a bulk import would) closes every hold the tail
+// releases, including holds folded before.
+func TestFoldOfALongTail(t *testing.T) {
+	f := MustFixture(t, 100000*accounting.CoreHour, accounting.NoOverdraft)
+	ctx := t.Context()
+	at := t0.Unix()
+	book := func(from, to int, kinds ...string) {
+		t.Helper()
+		tx, err := f.l.DB().BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		for i := from; i < to; i++ {
+			job := fmt.Sprintf("bulk%06d", i)
+			for _, kind := range kinds {
+				var err error
+				if kind == "job" {
+					_, err = tx.ExecContext(ctx, `INSERT INTO acct_jobs (job_id, tag, allocation_id, project, site, slurm_partition,
+						user_name, nodes, cpus_per_node, time_limit, rate, hold_amount, held_at)
+						VALUES (?, ?, ?, 'climate', 'ca', 'cpu', 'alice', 1, 1, 60, 1000, 60, ?)`, job, job, f.alloc.ID, at)
+				} else {
+					_, err = tx.ExecContext(ctx, `INSERT INTO acct_entries (kind, allocation_id, job_id, amount, rate, month, at, recorded_at, who)
+						VALUES (?, ?, ?, 60, 1000, 202603, ?, ?, 'import')`, kind, f.alloc.ID, job, at, at)
+				}
+				if err != nil {
+					t.Fatalf("%s %s: %v", kind, job, err)
+				}
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	openHolds := func() int {
+		t.Helper()
+		hs, err := f.l.OpenHolds(ctx, t0.Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(hs)
+	}
+	book(0, 6000, "job", "hold")
+	if err := f.l.FoldCaches(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := openHolds(); n != 6000 {
+		t.Fatalf("%d open holds after the first import, want 6000", n)
+	}
+	// A tail of 20010 entries; the releases of the holds folded above run
+	// across the first slice's end.
+	book(6000, 13000, "job", "hold", "release")
+	book(0, 6000, "release")
+	book(13000, 13010, "job", "hold")
+	if err := f.l.FoldCaches(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var cached int
+	if err := f.l.DB().QueryRowContext(ctx, `SELECT count(*) FROM acct_open_holds`).Scan(&cached); err != nil {
+		t.Fatal(err)
+	}
+	if n := openHolds(); n != 10 || cached != 10 {
+		t.Fatalf("%d open holds (%d in the cache) after the releases, want 10", n, cached)
+	}
+	MustVerify(t, f.l)
+}
