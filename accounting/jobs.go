@@ -201,18 +201,10 @@ type terms struct {
 func termsAt(ctx context.Context, q querier, project, site, partition string, at time.Time, jobID string) (terms, error) {
 	var t terms
 	var avail sql.NullInt64
-	err := q.QueryRowContext(ctx, `SELECT a.allocation_id, a.overdraft,
-		       (SELECT b.granted + b.adjusted + b.refunded - b.charged - b.held FROM acct_balances b
-		         WHERE b.allocation_id = a.allocation_id) + `+tailAvailableSQL("a.allocation_id")+`,
-		       `+rateAtParams+`,
-		       EXISTS (SELECT 1 FROM acct_jobs WHERE job_id = ?5)
-		FROM acct_allocations a
-		WHERE a.project = ?1 AND a.site = ?2 AND a.starts_at <= ?4 AND ?4 < a.ends_at`,
-		project, site, partition, at.Unix(), jobID).Scan(&t.allocationID, (*int64)(&t.overdraft), &avail, &t.rate, &t.jobExists)
+	err := q.QueryRowContext(ctx, termsSQL, project, site, partition, at.Unix(), jobID).Scan(&t.allocationID, (*int64)(&t.overdraft), &avail, &t.rate, &t.jobExists)
 	if errors.Is(err, sql.ErrNoRows) {
 		t = terms{}
-		err = q.QueryRowContext(ctx, `SELECT `+rateAtParams+`, EXISTS (SELECT 1 FROM acct_jobs WHERE job_id = ?5), ?1`,
-			project, site, partition, at.Unix(), jobID).Scan(&t.rate, &t.jobExists, new(string))
+		err = q.QueryRowContext(ctx, termsWithoutAllocationSQL, project, site, partition, at.Unix(), jobID).Scan(&t.rate, &t.jobExists, new(string))
 	}
 	if err != nil {
 		return terms{}, fmt.Errorf("terms for %s at %s: %w", project, site, err)
@@ -234,15 +226,29 @@ func rateAtSQL(site, part, at string) string {
 		                               AND n.effective_from > r.effective_from AND n.effective_from <= ` + at + `)))`
 }
 
-// rateAtParams is rateAtSQL for termsAt's parameters.
-var rateAtParams = rateAtSQL("?2", "?3", "?4")
+// termsSQL and termsWithoutAllocationSQL are termsAt's statements, for
+// project ?1, site ?2, partition ?3, time ?4 and job ?5 (built once: a hold
+// should not concatenate a kilobyte of SQL each time).
+var (
+	termsSQL = `SELECT a.allocation_id, a.overdraft,
+		       (SELECT b.granted + b.adjusted + b.refunded - b.charged - b.held FROM acct_balances b
+		         WHERE b.allocation_id = a.allocation_id) + ` + tailAvailableSQL("a.allocation_id") + `,
+		       ` + rateAtSQL("?2", "?3", "?4") + `,
+		       EXISTS (SELECT 1 FROM acct_jobs WHERE job_id = ?5)
+		FROM acct_allocations a
+		WHERE a.project = ?1 AND a.site = ?2 AND a.starts_at <= ?4 AND ?4 < a.ends_at`
+	termsWithoutAllocationSQL = `SELECT ` + rateAtSQL("?2", "?3", "?4") + `, EXISTS (SELECT 1 FROM acct_jobs WHERE job_id = ?5), ?1`
+)
+
+// availableSQL is what allocation ? has left (see available).
+var availableSQL = `SELECT b.granted + b.adjusted + b.refunded - b.charged - b.held + ` + tailAvailableSQL("b.allocation_id") + `
+		FROM acct_balances b WHERE b.allocation_id = ?`
 
 // available is what an allocation has left: granted + adjusted + refunded -
 // charged - held, read from the balance cache and the entries after its mark.
 func available(ctx context.Context, q querier, allocationID int64) (int64, error) {
 	var v int64
-	err := q.QueryRowContext(ctx, `SELECT b.granted + b.adjusted + b.refunded - b.charged - b.held + `+tailAvailableSQL("b.allocation_id")+`
-		FROM acct_balances b WHERE b.allocation_id = ?`, allocationID).Scan(&v)
+	err := q.QueryRowContext(ctx, availableSQL, allocationID).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, notFoundf("allocation %d", allocationID)
 	}
