@@ -138,8 +138,11 @@ func foldCaches(ctx context.Context, q querier) error {
 // closeReleasedHolds removes from the open holds the jobs released by the
 // entries in (mark, last], one DELETE by key each, reading the releases a
 // slice of entries at a time. One DELETE ... WHERE job_id IN (the releases)
-// cost ~0.25 ms at every fold whatever its plan said, as much as the rest
-// of the fold.
+// cost ~0.25 ms at every fold, as much as the rest of the fold: a DELETE
+// from a WITHOUT ROWID table through IN collects the keys in an ephemeral
+// table, and under SQLite's default temp_store (FILE) that statement took
+// 0.21 ms against 9 us under temp_store=MEMORY, a setting this package does
+// not impose on a database it may share.
 func closeReleasedHolds(ctx context.Context, q querier, mark, last int64) error {
 	const slice = 1 << 14
 	for lo := mark; lo < last; lo += slice {
