@@ -3,6 +3,7 @@ package accounting_test
 import (
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -160,9 +161,9 @@ func TestVerifyChecksTheAllocationIndex(t *testing.T) {
 	}
 }
 
-// A fold of a tail longer than the slices the fold reads it in (entries
-// booked with plain SQL, as a bulk import would) closes every hold the tail
-// releases, including holds folded before.
+// A fold of a tail with more releases than the page the fold reads them in
+// (entries booked with plain SQL, as a bulk import would) closes every hold
+// the tail releases, including holds folded before.
 func TestFoldOfALongTail(t *testing.T) {
 	f := MustFixture(t, 100000*accounting.CoreHour, accounting.NoOverdraft)
 	ctx := t.Context()
@@ -210,11 +211,11 @@ func TestFoldOfALongTail(t *testing.T) {
 	if n := openHolds(); n != 6000 {
 		t.Fatalf("%d open holds after the first import, want 6000", n)
 	}
-	// A tail of 20010 entries; the releases of the holds folded above run
-	// across the first slice's end.
-	book(6000, 13000, "job", "hold", "release")
+	// A tail of 28010 entries, 17000 of them releases: those of the holds
+	// folded above run across the end of the first page of releases.
+	book(6000, 17000, "job", "hold", "release")
 	book(0, 6000, "release")
-	book(13000, 13010, "job", "hold")
+	book(17000, 17010, "job", "hold")
 	if err := f.l.FoldCaches(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -226,4 +227,30 @@ func TestFoldOfALongTail(t *testing.T) {
 		t.Fatalf("%d open holds (%d in the cache) after the releases, want 10", n, cached)
 	}
 	MustVerify(t, f.l)
+}
+
+// Entries booked with plain SQL may name their ids: a fold after a release
+// far beyond the last id (here 2^40, then one near the largest id) closes
+// its hold without walking the gap, and Verify's sums do not overflow.
+func TestFoldAfterAGapInEntryIDs(t *testing.T) {
+	for _, id := range []int64{1 << 40, math.MaxInt64 - 1} {
+		f := MustFixture(t, 100*accounting.CoreHour, accounting.NoOverdraft)
+		ctx := t.Context()
+		h := MustHold(t, f.l, hold("j1", 1, time.Hour))
+		if err := f.l.FoldCaches(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.l.DB().ExecContext(ctx, `INSERT INTO acct_entries (entry_id, kind, allocation_id, job_id, amount, month, at, recorded_at, who)
+			VALUES (?, 'release', ?, 'j1', ?, 202603, ?, ?, 'import')`, id, f.alloc.ID, h.CoreSeconds, t0.Unix(), t0.Unix()); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.l.FoldCaches(ctx); err != nil {
+			t.Fatalf("fold after entry %d: %v", id, err)
+		}
+		hs, err := f.l.OpenHolds(ctx, t0.Add(time.Hour))
+		if err != nil || len(hs) != 0 {
+			t.Fatalf("open holds after the release %d: %v, %v", id, hs, err)
+		}
+		MustVerify(t, f.l)
+	}
 }

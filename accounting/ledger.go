@@ -11,8 +11,6 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
-
-	sqlite3 "github.com/mattn/go-sqlite3"
 )
 
 // Options configure a Ledger.
@@ -115,9 +113,9 @@ type ownTx struct{ *sql.Conn }
 // connection of the pool rather than with BeginTx: database/sql runs a
 // goroutine for every transaction and for every query made in one, which on
 // a hold or a settlement cost as much CPU as the ledger's own statements.
-// A connection left inside a transaction (a ROLLBACK that failed) is not
-// returned to the pool but closed.
-func (l *Ledger) write(ctx context.Context, fn func(tx querier) error) error {
+// Whatever ends fn (an error, a panic, a cancelled context), the connection
+// goes back to the pool outside any transaction, or is closed.
+func (l *Ledger) write(ctx context.Context, fn func(tx querier) error) (err error) {
 	select {
 	case l.wsem <- struct{}{}:
 	case <-ctx.Done():
@@ -128,31 +126,50 @@ func (l *Ledger) write(ctx context.Context, fn func(tx querier) error) error {
 	if err != nil {
 		return fmt.Errorf("accounting: begin: %w", err)
 	}
-	defer conn.Close()
+	committed := false
+	defer func() {
+		if !committed {
+			// Also on a panic: a connection back in the pool inside
+			// BEGIN IMMEDIATE would keep every writer of the file out.
+			err = errors.Join(err, endTx(ctx, conn))
+		}
+		conn.Close()
+	}()
 	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		err = fmt.Errorf("accounting: begin: %w", err)
-		return errors.Join(err, endTx(ctx, conn))
+		return fmt.Errorf("accounting: begin: %w", err)
 	}
 	if err := fn(ownTx{conn}); err != nil {
-		return errors.Join(err, endTx(ctx, conn))
+		return err
 	}
-	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
-		err = fmt.Errorf("accounting: commit: %w", err)
-		return errors.Join(err, endTx(ctx, conn))
+	// A context cancelled by now rolls the write back. Past this point the
+	// COMMIT is not interrupted (an interrupt races the statement), so that
+	// what the caller is told is what the file holds.
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("accounting: not committed: %w", err)
 	}
+	if _, err := conn.ExecContext(context.WithoutCancel(ctx), "COMMIT"); err != nil {
+		return fmt.Errorf("accounting: commit: %w", err)
+	}
+	committed = true
 	return nil
 }
 
 // endTx rolls back whatever transaction conn is still in (none if SQLite
-// ended it already) and, if it stays in one, has the pool close conn. It
+// ended it already) and, if it may stay in one, has the pool close conn. It
 // reports only a failure that leaves the transaction in doubt.
 func endTx(ctx context.Context, conn *sql.Conn) error {
 	bg := context.WithoutCancel(ctx)
-	if !inTx(conn) {
+	if known, in := inTx(conn); known && !in {
 		return nil
 	}
 	_, rerr := conn.ExecContext(bg, "ROLLBACK")
-	if !inTx(conn) {
+	known, in := inTx(conn)
+	if known && !in {
+		return nil
+	}
+	// A driver that does not say (a wrapped one): a ROLLBACK that worked,
+	// or that found no transaction, ended it.
+	if !known && (rerr == nil || strings.Contains(rerr.Error(), "no transaction is active")) {
 		return nil
 	}
 	// driver.ErrBadConn from Raw makes the pool discard the connection.
@@ -160,16 +177,16 @@ func endTx(ctx context.Context, conn *sql.Conn) error {
 	return fmt.Errorf("accounting: rollback: %w", cmp.Or(rerr, errors.New("the connection stayed in a transaction")))
 }
 
-// inTx reports whether conn is inside a transaction (true if it cannot tell).
-func inTx(conn *sql.Conn) bool {
-	in := true
+// inTx reports whether the driver can tell if conn is inside a transaction,
+// and if it is.
+func inTx(conn *sql.Conn) (known, in bool) {
 	_ = conn.Raw(func(dc any) error {
-		if c, ok := dc.(*sqlite3.SQLiteConn); ok {
-			in = !c.AutoCommit()
+		if c, ok := dc.(interface{ AutoCommit() bool }); ok {
+			known, in = true, !c.AutoCommit()
 		}
 		return nil
 	})
-	return in
+	return known, in
 }
 
 // atomically runs fn in a savepoint of tx, the caller's transaction: if fn

@@ -2,11 +2,16 @@ package accounting_test
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
 	"errors"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	sqlite3 "github.com/mattn/go-sqlite3"
 	"github.com/sta-federation/sta-gateway/accounting"
 )
 
@@ -224,15 +229,79 @@ func TestFailedWriteLeavesNothing(t *testing.T) {
 	if _, err := f.l.PlaceHold(ctx, req); err != nil {
 		t.Fatalf("the hold after a failed one: %v", err)
 	}
-	cancelled, cancel := context.WithCancel(ctx)
-	cancel()
-	if _, err := f.l.SettleJob(cancelled, accounting.ChargeRequest{JobID: "j1", CPUSeconds: 60, EndedAt: t0, Who: "admin"}); !errors.Is(err, context.Canceled) {
-		t.Fatalf("settle with a cancelled context = %v, want context.Canceled", err)
-	}
 	if _, err := f.l.SettleJob(ctx, accounting.ChargeRequest{JobID: "j1", CPUSeconds: 60, EndedAt: t0, Who: "admin"}); err != nil {
-		t.Fatalf("settle after a cancelled one: %v", err)
+		t.Fatalf("settle after a failed hold: %v", err)
 	}
 	AssertBalanceIsSumOfEntries(t, f.l, f.alloc.ID)
+}
+
+// A write interrupted inside its transaction, by its context cancelled or by
+// a panic (here both from the ledger's clock, read after BEGIN), leaves
+// nothing behind and no lock: another connection to the file writes at
+// once, and the ledger's next write works on the same pooled connection.
+func TestInterruptedWriteLeavesNoLock(t *testing.T) {
+	ctx := t.Context()
+	file := filepath.Join(t.TempDir(), "ledger.db")
+	var mode atomic.Value // "", "cancel" or "panic"
+	mode.Store("")
+	var cancel context.CancelFunc
+	l, err := accounting.Open(ctx, file, accounting.Options{Now: func() time.Time {
+		switch mode.Load() {
+		case "cancel":
+			cancel()
+		case "panic":
+			panic("clock broke")
+		}
+		return t0
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	l.DB().SetMaxOpenConns(1)
+	other, err := accounting.OpenDB(ctx, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	otherWrites := func() {
+		t.Helper()
+		// Within the busy timeout (5 s) a leaked write lock would make
+		// this fail with "database is locked".
+		if _, err := other.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS other_writer (x INTEGER)`); err != nil {
+			t.Fatalf("another connection cannot write: %v", err)
+		}
+	}
+
+	mode.Store("cancel")
+	cctx, c := context.WithCancel(ctx)
+	cancel = c
+	if _, err := l.CreateProject(cctx, accounting.NewProject{Name: "p1", Who: "admin"}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("project with the context cancelled mid-write = %v, want context.Canceled", err)
+	}
+	otherWrites()
+
+	mode.Store("panic")
+	func() {
+		defer func() {
+			if r := recover(); r != "clock broke" {
+				t.Fatalf("recovered %v, want the clock's panic", r)
+			}
+		}()
+		MustProject(t, l, "p2")
+		t.Fatal("no panic")
+	}()
+	otherWrites()
+
+	mode.Store("")
+	MustProject(t, l, "p3")
+	ps, err := l.Projects(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != 1 || ps[0].Name != "p3" {
+		t.Fatalf("projects %+v, want only p3", ps)
+	}
 }
 
 func TestInsufficientErrorSaysHowMuchIsLeft(t *testing.T) {
@@ -772,5 +841,58 @@ func TestOpenRefusesWhatIsNotAFile(t *testing.T) {
 		if _, err := accounting.Open(t.Context(), p, accounting.Options{}); !errors.Is(err, accounting.ErrInvalid) {
 			t.Errorf("Open(%q) = %v, want ErrInvalid", p, err)
 		}
+	}
+}
+
+// hidingDriver wraps go-sqlite3 behind a plain driver.Conn, as tracing
+// wrappers do: the ledger cannot ask it whether a connection is inside a
+// transaction.
+type hidingDriver struct{ d driver.Driver }
+
+type hiddenConn struct{ c *sqlite3.SQLiteConn }
+
+func (h hiddenConn) Prepare(q string) (driver.Stmt, error) { return h.c.Prepare(q) }
+func (h hiddenConn) Close() error                          { return h.c.Close() }
+func (h hiddenConn) Begin() (driver.Tx, error)             { return h.c.Begin() }
+func (h hiddenConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
+	return h.c.ExecContext(ctx, q, args)
+}
+func (h hiddenConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
+	return h.c.QueryContext(ctx, q, args)
+}
+
+func (h hidingDriver) Open(name string) (driver.Conn, error) {
+	c, err := h.d.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	return hiddenConn{c.(*sqlite3.SQLiteConn)}, nil
+}
+
+func init() { sql.Register("sqlite3-hidden", hidingDriver{&sqlite3.SQLiteDriver{}}) }
+
+// Over a driver that does not say whether a connection is in a transaction,
+// a refused write (a conflict) rolls back without a spurious error and its
+// connection stays in the pool.
+func TestRefusedWriteOverAWrappedDriver(t *testing.T) {
+	ctx := t.Context()
+	db, err := sql.Open("sqlite3-hidden", accounting.DSN(filepath.Join(t.TempDir(), "ledger.db")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	l, err := accounting.New(ctx, db, accounting.Options{Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	MustProject(t, l, "p")
+	_, err = l.CreateProject(ctx, accounting.NewProject{Name: "p", Description: "other", Who: "admin"})
+	if !errors.Is(err, accounting.ErrConflict) || strings.Contains(err.Error(), "rollback") {
+		t.Fatalf("conflicting project = %v, want ErrConflict alone", err)
+	}
+	MustProject(t, l, "q")
+	if st := db.Stats(); st.MaxIdleClosed+st.MaxLifetimeClosed > 0 || st.OpenConnections != 1 {
+		t.Errorf("pool after a refused write: %+v", st)
 	}
 }

@@ -14,7 +14,7 @@ const verifySQL = `
 WITH mark AS (SELECT entry_id AS m FROM acct_cache_mark WHERE id = 1),
 by_kind AS (
     SELECT allocation_id, kind, sum(amount) AS amount, sum(from_hold) AS from_hold, sum(overrun) AS overrun,
-           count(*) AS n, sum(entry_id) AS ids, sum(at) AS ats
+           count(*) AS n, sum(entry_id % 4294967296) AS ids, sum(at % 4294967296) AS ats
     FROM acct_entries WHERE entry_id <= (SELECT m FROM mark) GROUP BY allocation_id, kind
 ),
 sums AS (
@@ -29,10 +29,10 @@ sums AS (
     FROM by_kind GROUP BY allocation_id
 ),
 -- The index of entries by allocation, and the entries up to the mark, by
--- allocation and kind: how many, and the sums of their ids and times (a row
--- missing, added or changed shows in one of them).
+-- allocation and kind: how many, and the sums of their ids and times modulo
+-- 2^32 (which cannot overflow), so that a row missing, added or changed shows.
 indexed AS (
-    SELECT allocation_id, kind, count(*) AS n, sum(entry_id) AS ids, sum(at) AS ats
+    SELECT allocation_id, kind, count(*) AS n, sum(entry_id % 4294967296) AS ids, sum(at % 4294967296) AS ats
     FROM acct_allocation_entries GROUP BY allocation_id, kind
 ),
 folded AS (SELECT allocation_id, kind, n, ids, ats FROM by_kind),
