@@ -28,14 +28,13 @@ sums AS (
            sum(overrun) AS overrun
     FROM by_kind GROUP BY allocation_id
 ),
--- The index of entries by allocation, and the entries up to the mark, by
--- allocation and kind: how many, and the sums of their ids and times modulo
--- 2^32 (which cannot overflow), so that a row missing, added or changed shows.
+-- The index of entries by allocation by allocation and kind, to compare with
+-- by_kind: how many, and the sums of their ids and times modulo 2^32 (which
+-- cannot overflow), so that a row missing, added or changed shows.
 indexed AS (
     SELECT allocation_id, kind, count(*) AS n, sum(entry_id % 4294967296) AS ids, sum(at % 4294967296) AS ats
     FROM acct_allocation_entries GROUP BY allocation_id, kind
 ),
-folded AS (SELECT allocation_id, kind, n, ids, ats FROM by_kind),
 usage AS (
     SELECT e.month, j.project, j.site, j.slurm_partition, j.user_name,
            sum(e.kind = 'charge') AS jobs, sum(e.cpu_seconds) AS cpu_seconds,
@@ -107,12 +106,12 @@ WHERE j.hold_amount
 UNION ALL
 SELECT 'the index of entries by allocation has ' || coalesce(i.n, 0) || ' ' || f.kind || ' entries of allocation ' ||
        f.allocation_id || ', the entries ' || f.n || ' (or their ids or times differ)'
-FROM folded f LEFT JOIN indexed i ON i.allocation_id = f.allocation_id AND i.kind = f.kind
+FROM by_kind f LEFT JOIN indexed i ON i.allocation_id = f.allocation_id AND i.kind = f.kind
 WHERE i.n IS NOT f.n OR i.ids IS NOT f.ids OR i.ats IS NOT f.ats
 UNION ALL
 SELECT 'the index of entries by allocation has ' || i.n || ' ' || i.kind || ' entries of allocation ' || i.allocation_id ||
        ', the entries none'
-FROM indexed i LEFT JOIN folded f ON f.allocation_id = i.allocation_id AND f.kind = i.kind
+FROM indexed i LEFT JOIN by_kind f ON f.allocation_id = i.allocation_id AND f.kind = i.kind
 WHERE f.n IS NULL
 LIMIT 100`
 
