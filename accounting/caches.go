@@ -142,8 +142,8 @@ func foldCaches(ctx context.Context, q querier) error {
 // much as the rest of the fold: a DELETE from a WITHOUT ROWID table through
 // IN collects the keys in an ephemeral table, and under SQLite's default
 // temp_store (FILE) that statement took 0.21 ms against 9 us under
-// temp_store=MEMORY, a setting this package does not impose on a database it
-// may share.
+// temp_store=MEMORY. The ledger's own writes now run under MEMORY (see
+// write), but a fold may run in a caller's transaction, under FILE.
 func closeReleasedHolds(ctx context.Context, q querier, mark, last int64) error {
 	const page = 1 << 14
 	for after := mark; ; {
