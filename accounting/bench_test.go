@@ -130,17 +130,31 @@ func BenchmarkLedger(b *testing.B) {
 
 // BenchmarkCycleEmptyLedger is the Cycle benchmark on an empty ledger.
 func BenchmarkCycleEmptyLedger(b *testing.B) {
+	benchCycle(b, emptyLedger(b), time.Date(2026, 12, 15, 12, 0, 0, 0, time.UTC))
+}
+
+// BenchmarkCycleRequestContext is BenchmarkCycleEmptyLedger with the
+// ledger called under a cancellable context, as a server calls it from a
+// request (the raw commits keep context.Background).
+func BenchmarkCycleRequestContext(b *testing.B) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	benchCycleIn(ctx, b, emptyLedger(b), time.Date(2026, 12, 15, 12, 0, 0, 0, time.UTC))
+}
+
+// emptyLedger is a ledger of one project with one allocation.
+func emptyLedger(b *testing.B) *accounting.Ledger {
 	now := time.Date(2026, 12, 15, 12, 0, 0, 0, time.UTC)
 	l, err := accounting.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"), accounting.Options{Now: func() time.Time { return now }})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer l.Close()
+	b.Cleanup(func() { l.Close() })
 	MustProject(b, l, "p0")
 	MustAllocation(b, l, accounting.NewAllocation{Project: "p0", Site: "ca", StartsAt: year(2026), EndsAt: year(2027),
 		Overdraft: accounting.UnlimitedOverdraft, Grant: 1 << 40, Who: "bench"})
 	MustRate(b, l, "ca", "cpu", 1000, year(2025))
-	benchCycle(b, l, now)
+	return l
 }
 
 // benchCycle times, per iteration, a hold and a settlement (two commits of
@@ -150,6 +164,11 @@ func BenchmarkCycleEmptyLedger(b *testing.B) {
 // for reference, against two commits of one small row. The three are
 // interleaved so that they share the machine's conditions.
 func benchCycle(b *testing.B, l *accounting.Ledger, now time.Time) {
+	benchCycleIn(context.Background(), b, l, now)
+}
+
+// benchCycleIn is benchCycle with the ledger called under lctx.
+func benchCycleIn(lctx context.Context, b *testing.B, l *accounting.Ledger, now time.Time) {
 	ctx := context.Background()
 	db := l.DB()
 	if _, err := db.ExecContext(ctx, `
@@ -202,11 +221,11 @@ func benchCycle(b *testing.B, l *accounting.Ledger, now time.Time) {
 		return err
 	}
 	ledgerCycle := func(job string) {
-		if _, err := l.PlaceHold(ctx, accounting.HoldRequest{JobID: job, Project: "p0", Site: "ca", Partition: "cpu",
+		if _, err := l.PlaceHold(lctx, accounting.HoldRequest{JobID: job, Project: "p0", Site: "ca", Partition: "cpu",
 			User: "u0", Nodes: 1, CPUsPerNode: 4, TimeLimit: time.Hour, Who: "bench"}); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := l.SettleJob(ctx, accounting.ChargeRequest{JobID: job, CPUSeconds: 7000, EndedAt: now, Who: "bench"}); err != nil {
+		if _, err := l.SettleJob(lctx, accounting.ChargeRequest{JobID: job, CPUSeconds: 7000, EndedAt: now, Who: "bench"}); err != nil {
 			b.Fatal(err)
 		}
 	}

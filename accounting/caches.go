@@ -180,7 +180,7 @@ func closeReleasedHolds(ctx context.Context, q querier, mark, last int64) error 
 // and so should a program that booked many entries with plain SQL (a bulk
 // import), so that reads need not add them up one by one.
 func (l *Ledger) FoldCaches(ctx context.Context) error {
-	return l.write(ctx, func(tx querier) error {
+	return l.writeLong(ctx, func(tx querier) error {
 		if err := foldCaches(ctx, tx); err != nil {
 			return fmt.Errorf("accounting: %w", err)
 		}
