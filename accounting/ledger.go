@@ -175,11 +175,15 @@ func (l *Ledger) writeTx(ctx context.Context, interruptible bool, fn func(tx que
 	// page faults and madvise calls a cycle, more than a third of the
 	// ledger's own CPU. A write's journals hold a few pages. A connection
 	// left at the default goes back to the pool at the default; one set
-	// either way by its owner is left as it is.
+	// either way by its owner is left as it is. The connections of a
+	// database the ledger opened (Open) are taken to be at the default: the
+	// read that finds out costs as much as the setting saves on a hold.
 	var tempStore int
-	if err := conn.QueryRowContext(context.WithoutCancel(ctx), "PRAGMA temp_store").Scan(&tempStore); err != nil {
-		conn.Close()
-		return fmt.Errorf("accounting: begin: %w", err)
+	if !l.owned {
+		if err := conn.QueryRowContext(context.WithoutCancel(ctx), "PRAGMA temp_store").Scan(&tempStore); err != nil {
+			conn.Close()
+			return fmt.Errorf("accounting: begin: %w", err)
+		}
 	}
 	begin := "BEGIN IMMEDIATE"
 	if tempStore == 0 {

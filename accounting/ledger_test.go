@@ -305,37 +305,52 @@ func TestInterruptedWriteLeavesNoLock(t *testing.T) {
 }
 
 // The ledger keeps its writes' statement journals in memory (see
-// Ledger.write) and gives the connection back as it found it.
+// Ledger.write) and gives the connection of a database it shares back as it
+// found it; that of a database it opened, at the default.
 func TestWriteLeavesTempStoreAsItWas(t *testing.T) {
 	ctx := t.Context()
-	l, _ := MustLedger(t)
-	l.DB().SetMaxOpenConns(1)
-	tempStore := func() int {
-		t.Helper()
-		var v int
-		if err := l.DB().QueryRowContext(ctx, `PRAGMA temp_store`).Scan(&v); err != nil {
-			t.Fatal(err)
-		}
-		return v
+	owned, _ := MustLedger(t)
+	db, err := accounting.OpenDB(ctx, filepath.Join(t.TempDir(), "shared.db"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, set := range []string{"", "FILE", "MEMORY", "DEFAULT"} {
-		if set != "" {
-			if _, err := l.DB().ExecContext(ctx, `PRAGMA temp_store = `+set); err != nil {
+	defer db.Close()
+	shared, err := accounting.New(ctx, db, accounting.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []*accounting.Ledger{owned, shared} {
+		l.DB().SetMaxOpenConns(1)
+		tempStore := func() int {
+			t.Helper()
+			var v int
+			if err := l.DB().QueryRowContext(ctx, `PRAGMA temp_store`).Scan(&v); err != nil {
 				t.Fatal(err)
 			}
+			return v
 		}
-		want := tempStore()
-		MustProject(t, l, "p-"+set)
-		if got := tempStore(); got != want {
-			t.Errorf("temp_store %d after a write, was %d (set %q)", got, want, set)
-		}
-		// A refused write too: the project has no allocation.
-		if _, err := l.PlaceHold(ctx, accounting.HoldRequest{JobID: "j-" + set, Project: "p-" + set, Site: "ca", Partition: "cpu",
-			User: "u", Nodes: 1, CPUsPerNode: 1, TimeLimit: time.Hour, Who: "gw"}); err == nil {
-			t.Fatal("a hold without an allocation")
-		}
-		if got := tempStore(); got != want {
-			t.Errorf("temp_store %d after a refused write, was %d (set %q)", got, want, set)
+		for _, set := range []string{"", "FILE", "MEMORY", "DEFAULT"} {
+			if set != "" {
+				if _, err := l.DB().ExecContext(ctx, `PRAGMA temp_store = `+set); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want := tempStore()
+			if l == owned {
+				want = 0
+			}
+			MustProject(t, l, "p-"+set)
+			if got := tempStore(); got != want {
+				t.Errorf("owned %v: temp_store %d after a write, want %d (set %q)", l == owned, got, want, set)
+			}
+			// A refused write too: the project has no allocation.
+			if _, err := l.PlaceHold(ctx, accounting.HoldRequest{JobID: "j-" + set, Project: "p-" + set, Site: "ca", Partition: "cpu",
+				User: "u", Nodes: 1, CPUsPerNode: 1, TimeLimit: time.Hour, Who: "gw"}); err == nil {
+				t.Fatal("a hold without an allocation")
+			}
+			if got := tempStore(); got != want {
+				t.Errorf("owned %v: temp_store %d after a refused write, want %d (set %q)", l == owned, got, want, set)
+			}
 		}
 	}
 }
