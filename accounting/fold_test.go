@@ -145,9 +145,13 @@ func TestVerifyChecksTheAllocationIndex(t *testing.T) {
 		`UPDATE acct_allocation_entries SET kind = 'charge' WHERE kind = 'hold'`,
 		`UPDATE acct_allocation_entries SET entry_id = entry_id + 100 WHERE kind = 'hold'`,
 		`UPDATE acct_allocation_entries SET allocation_id = 9 WHERE kind = 'hold'`,
+		// The times of the two holds swapped: same count, same sums.
+		`UPDATE acct_allocation_entries SET at = (SELECT sum(at) FROM acct_allocation_entries WHERE kind = 'hold') - at WHERE kind = 'hold'`,
 	} {
 		f := MustFixture(t, 100*accounting.CoreHour, accounting.NoOverdraft)
 		MustHold(t, f.l, hold("j1", 1, time.Hour))
+		f.clk.Set(t0.Add(time.Hour))
+		MustHold(t, f.l, hold("j2", 1, time.Hour))
 		if err := f.l.FoldCaches(t.Context()); err != nil {
 			t.Fatal(err)
 		}

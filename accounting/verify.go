@@ -7,6 +7,12 @@ import (
 	"strings"
 )
 
+// pairHashSQL hashes an entry's id and time together, into [0, 2^31-1): h =
+// (id*48271 + at) mod p, then h*h mod p, p = 2^31-1. Every product stays
+// below 2^63, and a sum of millions of them below 2^53.
+const pairHashSQL = `((((entry_id % 2147483647) * 48271 + at % 2147483647) % 2147483647)
+    * (((entry_id % 2147483647) * 48271 + at % 2147483647) % 2147483647)) % 2147483647`
+
 // verifySQL recomputes every cache from the entries up to the caches' mark
 // and returns one row per difference. It is a single statement, so it sees
 // one snapshot of the database while writers go on.
@@ -14,7 +20,7 @@ const verifySQL = `
 WITH mark AS (SELECT entry_id AS m FROM acct_cache_mark WHERE id = 1),
 by_kind AS (
     SELECT allocation_id, kind, sum(amount) AS amount, sum(from_hold) AS from_hold, sum(overrun) AS overrun,
-           count(*) AS n, sum(entry_id % 4294967296) AS ids, sum(at % 4294967296) AS ats
+           count(*) AS n, sum(entry_id % 4294967296) AS ids, sum(at % 4294967296) AS ats, sum(` + pairHashSQL + `) AS pairs
     FROM acct_entries WHERE entry_id <= (SELECT m FROM mark) GROUP BY allocation_id, kind
 ),
 sums AS (
@@ -29,10 +35,13 @@ sums AS (
     FROM by_kind GROUP BY allocation_id
 ),
 -- The index of entries by allocation by allocation and kind, to compare with
--- by_kind: how many, and the sums of their ids and times modulo 2^32 (which
--- cannot overflow), so that a row missing, added or changed shows.
+-- by_kind: how many, the sums of their ids and times modulo 2^32 (which
+-- cannot overflow), so that a row missing, added or changed shows, and the
+-- sum of a hash of each (id, time) pair, so that two rows whose times were
+-- swapped show too.
 indexed AS (
-    SELECT allocation_id, kind, count(*) AS n, sum(entry_id % 4294967296) AS ids, sum(at % 4294967296) AS ats
+    SELECT allocation_id, kind, count(*) AS n, sum(entry_id % 4294967296) AS ids, sum(at % 4294967296) AS ats,
+           sum(` + pairHashSQL + `) AS pairs
     FROM acct_allocation_entries GROUP BY allocation_id, kind
 ),
 usage AS (
@@ -107,7 +116,7 @@ UNION ALL
 SELECT 'the index of entries by allocation has ' || coalesce(i.n, 0) || ' ' || f.kind || ' entries of allocation ' ||
        f.allocation_id || ', the entries ' || f.n || ' (or their ids or times differ)'
 FROM by_kind f LEFT JOIN indexed i ON i.allocation_id = f.allocation_id AND i.kind = f.kind
-WHERE i.n IS NOT f.n OR i.ids IS NOT f.ids OR i.ats IS NOT f.ats
+WHERE i.n IS NOT f.n OR i.ids IS NOT f.ids OR i.ats IS NOT f.ats OR i.pairs IS NOT f.pairs
 UNION ALL
 SELECT 'the index of entries by allocation has ' || i.n || ' ' || i.kind || ' entries of allocation ' || i.allocation_id ||
        ', the entries none'
