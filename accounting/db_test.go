@@ -385,5 +385,16 @@ func TestTriggersRefuseEntriesTheCachesCouldNotFold(t *testing.T) {
 			t.Errorf("%s: error = %v, want a trigger's refusal", stmt, err)
 		}
 	}
+	// A fold as code from before schema 5 made it: the mark moved over an
+	// entry without indexing it by allocation.
+	MustHold(t, f.l, hold("j3", 1, time.Hour))
+	if _, err := f.l.DB().ExecContext(ctx, `UPDATE acct_cache_mark SET entry_id = (SELECT max(entry_id) FROM acct_entries)`); err == nil ||
+		!strings.Contains(err.Error(), "indexed by allocation") {
+		t.Errorf("mark moved over an entry not indexed: error = %v, want the trigger's refusal", err)
+	}
+	MustVerify(t, f.l)
+	if err := f.l.FoldCaches(ctx); err != nil {
+		t.Fatal(err)
+	}
 	MustVerify(t, f.l)
 }
