@@ -139,7 +139,16 @@ func BenchmarkCycleEmptyLedger(b *testing.B) {
 func BenchmarkCycleRequestContext(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	benchCycleIn(ctx, b, emptyLedger(b), time.Date(2026, 12, 15, 12, 0, 0, 0, time.UTC))
+	benchCycleIn(ctx, b, emptyLedger(b), time.Date(2026, 12, 15, 12, 0, 0, 0, time.UTC), false)
+}
+
+// BenchmarkCycleOnCallersTx is BenchmarkCycleRequestContext through
+// PlaceHoldTx and SettleJobTx, each in a transaction of the caller's begun
+// with BeginTx under the request's context, as the gateway books them.
+func BenchmarkCycleOnCallersTx(b *testing.B) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	benchCycleIn(ctx, b, emptyLedger(b), time.Date(2026, 12, 15, 12, 0, 0, 0, time.UTC), true)
 }
 
 // emptyLedger is a ledger of one project with one allocation.
@@ -164,11 +173,12 @@ func emptyLedger(b *testing.B) *accounting.Ledger {
 // for reference, against two commits of one small row. The three are
 // interleaved so that they share the machine's conditions.
 func benchCycle(b *testing.B, l *accounting.Ledger, now time.Time) {
-	benchCycleIn(context.Background(), b, l, now)
+	benchCycleIn(context.Background(), b, l, now, false)
 }
 
-// benchCycleIn is benchCycle with the ledger called under lctx.
-func benchCycleIn(lctx context.Context, b *testing.B, l *accounting.Ledger, now time.Time) {
+// benchCycleIn is benchCycle with the ledger called under lctx, on
+// transactions of the caller's if onCallersTx.
+func benchCycleIn(lctx context.Context, b *testing.B, l *accounting.Ledger, now time.Time, onCallersTx bool) {
 	ctx := context.Background()
 	db := l.DB()
 	if _, err := db.ExecContext(ctx, `
@@ -220,12 +230,34 @@ func benchCycleIn(lctx context.Context, b *testing.B, l *accounting.Ledger, now 
 		_, err := c.ExecContext(ctx, `INSERT INTO bench_raw_small (v) VALUES (1)`)
 		return err
 	}
+	onTx := func(f func(tx *sql.Tx) error) error {
+		tx, err := db.BeginTx(lctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback() //nolint:errcheck // after Commit, a no-op
+		if err := f(tx); err != nil {
+			return err
+		}
+		return tx.Commit()
+	}
 	ledgerCycle := func(job string) {
-		if _, err := l.PlaceHold(lctx, accounting.HoldRequest{JobID: job, Project: "p0", Site: "ca", Partition: "cpu",
-			User: "u0", Nodes: 1, CPUsPerNode: 4, TimeLimit: time.Hour, Who: "bench"}); err != nil {
+		hr := accounting.HoldRequest{JobID: job, Project: "p0", Site: "ca", Partition: "cpu",
+			User: "u0", Nodes: 1, CPUsPerNode: 4, TimeLimit: time.Hour, Who: "bench"}
+		cr := accounting.ChargeRequest{JobID: job, CPUSeconds: 7000, EndedAt: now, Who: "bench"}
+		if onCallersTx {
+			if err := onTx(func(tx *sql.Tx) error { _, err := l.PlaceHoldTx(lctx, tx, hr); return err }); err != nil {
+				b.Fatal(err)
+			}
+			if err := onTx(func(tx *sql.Tx) error { _, err := l.SettleJobTx(lctx, tx, cr); return err }); err != nil {
+				b.Fatal(err)
+			}
+			return
+		}
+		if _, err := l.PlaceHold(lctx, hr); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := l.SettleJob(lctx, accounting.ChargeRequest{JobID: job, CPUSeconds: 7000, EndedAt: now, Who: "bench"}); err != nil {
+		if _, err := l.SettleJob(lctx, cr); err != nil {
 			b.Fatal(err)
 		}
 	}

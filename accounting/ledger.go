@@ -120,7 +120,17 @@ type ownTx struct {
 
 // ctx is the context a statement of t runs under.
 func (t ownTx) ctx(ctx context.Context) context.Context {
-	if t.interruptible || ctx.Err() != nil {
+	if t.interruptible {
+		return ctx
+	}
+	return stmtCtx(ctx)
+}
+
+// stmtCtx is the context a short statement of a write runs under: ctx if it
+// is done already (the statement fails at once), else ctx without its
+// cancellation (see ownTx).
+func stmtCtx(ctx context.Context) context.Context {
+	if ctx.Err() != nil {
 		return ctx
 	}
 	return context.WithoutCancel(ctx)
@@ -136,6 +146,24 @@ func (t ownTx) QueryContext(ctx context.Context, query string, args ...any) (*sq
 
 func (t ownTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
 	return t.Conn.QueryRowContext(t.ctx(ctx), query, args...)
+}
+
+// callerTx is the caller's transaction, given to a ...Tx method. The
+// ledger's statements on it do not watch the caller's context while they
+// run either (see ownTx): if it ends, database/sql rolls the transaction
+// back once the statement is over, and the next statement fails.
+type callerTx struct{ *sql.Tx }
+
+func (t callerTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return t.Tx.ExecContext(stmtCtx(ctx), query, args...)
+}
+
+func (t callerTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return t.Tx.QueryContext(stmtCtx(ctx), query, args...)
+}
+
+func (t callerTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return t.Tx.QueryRowContext(stmtCtx(ctx), query, args...)
 }
 
 // write runs fn in one immediate transaction of the ledger's own, after the
@@ -276,8 +304,8 @@ func (l *Ledger) atomically(ctx context.Context, tx querier, op func() string, f
 			return fmt.Errorf("accounting: %s: %w", op(), err)
 		}
 		return nil
-	case *sql.Tx:
-		if t == nil {
+	case callerTx:
+		if t.Tx == nil {
 			return fmt.Errorf("accounting: %s: %w: nil transaction", op(), ErrInvalid)
 		}
 	default:
@@ -379,7 +407,7 @@ func (l *Ledger) CreateProject(ctx context.Context, p NewProject) (Project, erro
 
 // CreateProjectTx is CreateProject on the caller's transaction.
 func (l *Ledger) CreateProjectTx(ctx context.Context, tx *sql.Tx, p NewProject) (Project, error) {
-	return l.createProjectOn(ctx, tx, p)
+	return l.createProjectOn(ctx, callerTx{tx}, p)
 }
 
 // createProjectOn is CreateProject on tx, the caller's transaction or the ledger's own.
@@ -519,7 +547,7 @@ func (l *Ledger) CreateAllocation(ctx context.Context, a NewAllocation) (Allocat
 
 // CreateAllocationTx is CreateAllocation on the caller's transaction.
 func (l *Ledger) CreateAllocationTx(ctx context.Context, tx *sql.Tx, a NewAllocation) (Allocation, error) {
-	return l.createAllocationOn(ctx, tx, a)
+	return l.createAllocationOn(ctx, callerTx{tx}, a)
 }
 
 // createAllocationOn is CreateAllocation on tx, the caller's transaction or the ledger's own.
@@ -720,7 +748,7 @@ func (l *Ledger) SetRate(ctx context.Context, r NewRate) (Rate, error) {
 
 // SetRateTx is SetRate on the caller's transaction.
 func (l *Ledger) SetRateTx(ctx context.Context, tx *sql.Tx, r NewRate) (Rate, error) {
-	return l.setRateOn(ctx, tx, r)
+	return l.setRateOn(ctx, callerTx{tx}, r)
 }
 
 // setRateOn is SetRate on tx, the caller's transaction or the ledger's own.

@@ -776,6 +776,28 @@ func TestWritesOnTheCallersTransaction(t *testing.T) {
 	if _, err := f.l.PlaceHoldTx(ctx, nil, hold("d", 1, time.Hour)); !errors.Is(err, accounting.ErrInvalid) {
 		t.Errorf("nil transaction: %v", err)
 	}
+
+	// A request whose context ended before the hold: the hold fails with
+	// the context's error and writes nothing; the caller's transaction
+	// (begun under another context) goes on.
+	tx, err = db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := f.l.PlaceHoldTx(rctx, tx, hold("e", 1, time.Hour)); !errors.Is(err, context.Canceled) {
+		t.Errorf("hold under an ended context: %v, want context.Canceled", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO gw_jobs VALUES ('e', 'CANCELLED')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(`SELECT count(*) FROM acct_jobs WHERE job_id = 'e'`); n != 0 {
+		t.Errorf("the cancelled hold left a ledger job")
+	}
 	MustVerify(t, f.l)
 }
 
