@@ -55,6 +55,14 @@
 // Every write has a ...Tx form on the caller's *sql.Tx, which runs in a
 // savepoint: on error the caller's transaction is left as it was.
 //
+// A write's statements are short, and do not watch the caller's context
+// while they run (go-sqlite3 would start a goroutine for each): the context
+// is checked before each statement and before COMMIT, and a write whose
+// context ended is rolled back. FoldCaches, which may be long after a bulk
+// import, is interrupted. The ledger's own write transactions keep their
+// statement journals in memory (temp_store=MEMORY for the length of the
+// write); a caller's transaction runs under the caller's settings.
+//
 // # Reports
 //
 // Usage (by project, user, site, partition, month), Balances (with burn rate),
