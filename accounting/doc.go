@@ -58,10 +58,11 @@
 // A write's statements are short, and do not watch the caller's context
 // while they run (go-sqlite3 would start a goroutine for each): the context
 // is checked before each statement and before COMMIT, and a write whose
-// context ended is rolled back. FoldCaches, which may be long after a bulk
-// import, is interrupted. The ledger's own write transactions keep their
-// statement journals in memory (temp_store=MEMORY for the length of the
-// write); a caller's transaction runs under the caller's settings.
+// context ended is rolled back. A write that may take long (FoldCaches, or
+// the first write after a bulk import of entries) watches it. A short write
+// keeps its statement journals in memory (temp_store=MEMORY for the length
+// of the write). The ...Tx methods run on the caller's transaction, under
+// the caller's context and settings.
 //
 // # Reports
 //

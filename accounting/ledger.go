@@ -105,65 +105,46 @@ var (
 )
 
 // ownTx is the connection of one of the ledger's own write transactions
-// (see write), begun with BEGIN IMMEDIATE on a connection of the pool.
+// (see writeTx), begun with BEGIN IMMEDIATE on a connection of the pool.
 //
-// Its statements do not watch the caller's context while they run: it is
-// checked before each of them instead (a statement called with a cancelled
-// context fails at once). go-sqlite3 watches a cancellable context with a
-// goroutine per statement, which under a request's context made a hold and
-// a settlement cost 60% more CPU. A write's statements take microseconds;
-// one that may take long (FoldCaches after a bulk import) sets interruptible.
+// The statements of a short write do not watch the caller's context while
+// they run. go-sqlite3 watches a cancellable context with a goroutine per
+// statement, which under a request's context made a hold and a settlement
+// cost 60% more CPU; a short write's statements take microseconds. The
+// context is checked before each statement instead (Exec and Query return
+// its error without running) and before COMMIT, which a write whose context
+// ended never reaches. The statements of a long write (FoldCaches, or any
+// write with a long tail of entries to fold) watch the context.
 type ownTx struct {
 	*sql.Conn
-	interruptible bool
-}
-
-// ctx is the context a statement of t runs under.
-func (t ownTx) ctx(ctx context.Context) context.Context {
-	if t.interruptible {
-		return ctx
-	}
-	return stmtCtx(ctx)
-}
-
-// stmtCtx is the context a short statement of a write runs under: ctx if it
-// is done already (the statement fails at once), else ctx without its
-// cancellation (see ownTx).
-func stmtCtx(ctx context.Context) context.Context {
-	if ctx.Err() != nil {
-		return ctx
-	}
-	return context.WithoutCancel(ctx)
+	short bool
 }
 
 func (t ownTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return t.Conn.ExecContext(t.ctx(ctx), query, args...)
+	if !t.short {
+		return t.Conn.ExecContext(ctx, query, args...)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return t.Conn.ExecContext(context.WithoutCancel(ctx), query, args...)
 }
 
 func (t ownTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return t.Conn.QueryContext(t.ctx(ctx), query, args...)
+	if !t.short {
+		return t.Conn.QueryContext(ctx, query, args...)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return t.Conn.QueryContext(context.WithoutCancel(ctx), query, args...)
 }
 
 func (t ownTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	return t.Conn.QueryRowContext(t.ctx(ctx), query, args...)
-}
-
-// callerTx is the caller's transaction, given to a ...Tx method. The
-// ledger's statements on it do not watch the caller's context while they
-// run either (see ownTx): if it ends, database/sql rolls the transaction
-// back once the statement is over, and the next statement fails.
-type callerTx struct{ *sql.Tx }
-
-func (t callerTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return t.Tx.ExecContext(stmtCtx(ctx), query, args...)
-}
-
-func (t callerTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return t.Tx.QueryContext(stmtCtx(ctx), query, args...)
-}
-
-func (t callerTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	return t.Tx.QueryRowContext(stmtCtx(ctx), query, args...)
+	if t.short && ctx.Err() == nil {
+		ctx = context.WithoutCancel(ctx)
+	}
+	return t.Conn.QueryRowContext(ctx, query, args...)
 }
 
 // write runs fn in one immediate transaction of the ledger's own, after the
@@ -177,13 +158,24 @@ func (l *Ledger) write(ctx context.Context, fn func(tx querier) error) error {
 	return l.writeTx(ctx, false, fn)
 }
 
-// writeLong is write for a transaction whose statements may take long: they
-// are interrupted when ctx is done.
+// writeLong is write for a transaction whose statements may take long (see
+// ownTx).
 func (l *Ledger) writeLong(ctx context.Context, fn func(tx querier) error) error {
 	return l.writeTx(ctx, true, fn)
 }
 
-func (l *Ledger) writeTx(ctx context.Context, interruptible bool, fn func(tx querier) error) (err error) {
+// shortTail is the longest tail of entries not yet folded with which a
+// write is short (see ownTx): its fold and the balance reads that add up
+// the tail then take milliseconds at most.
+const shortTail = 1 << 14
+
+// preludeSQL is read before a write begins: the connection's temp_store,
+// whether it has a TEMP database open, and the length of the tail.
+const preludeSQL = `SELECT t.temp_store, EXISTS (SELECT 1 FROM pragma_database_list WHERE name = 'temp'),
+	(SELECT coalesce(max(entry_id), 0) FROM acct_entries) - (SELECT coalesce(max(entry_id), 0) FROM acct_cache_mark)
+	FROM pragma_temp_store t`
+
+func (l *Ledger) writeTx(ctx context.Context, long bool, fn func(tx querier) error) (err error) {
 	select {
 	case l.wsem <- struct{}{}:
 	case <-ctx.Done():
@@ -194,27 +186,29 @@ func (l *Ledger) writeTx(ctx context.Context, interruptible bool, fn func(tx que
 	if err != nil {
 		return fmt.Errorf("accounting: begin: %w", err)
 	}
-	// The write's statement journals are kept in memory. Every statement
-	// of a write that may abort halfway (the entries' triggers make all of
-	// them such) copies the pages it changes into its statement journal.
-	// Under the default temp_store (FILE) that journal is a 64 KiB buffer
-	// allocated and freed at every statement, which the C allocator gives
-	// back to the kernel each time: on a hold and a settlement, 20-40 us of
-	// page faults and madvise calls a cycle, more than a third of the
-	// ledger's own CPU. A write's journals hold a few pages. A connection
-	// left at the default goes back to the pool at the default; one set
-	// either way by its owner is left as it is. The connections of a
-	// database the ledger opened (Open) are taken to be at the default: the
-	// read that finds out costs as much as the setting saves on a hold.
-	var tempStore int
-	if !l.owned {
-		if err := conn.QueryRowContext(context.WithoutCancel(ctx), "PRAGMA temp_store").Scan(&tempStore); err != nil {
-			conn.Close()
-			return fmt.Errorf("accounting: begin: %w", err)
-		}
+	var tempStore, tail int64
+	var tempOpen bool
+	if err := conn.QueryRowContext(context.WithoutCancel(ctx), preludeSQL).Scan(&tempStore, &tempOpen, &tail); err != nil {
+		conn.Close()
+		return fmt.Errorf("accounting: begin: %w", err)
 	}
+	short := !long && tail <= shortTail
+	// A short write keeps its statement journals in memory. Every
+	// statement of a write that may abort halfway (the entries' triggers
+	// make all of them such) copies the pages it changes into its statement
+	// journal. Under the default temp_store (FILE) that journal is a 64 KiB
+	// buffer allocated and freed at every statement, which the C allocator
+	// gives back to the kernel each time: on a hold and a settlement, 20-40
+	// us of page faults and madvise calls a cycle, more than a third of the
+	// ledger's own CPU. SQLite reads the setting when the transaction
+	// begins. Only a short write: under MEMORY nothing spills to disk, not
+	// even a sort, and a fold of a bulk import would hold it all in memory.
+	// Only on a connection at the default, given back at the default; and
+	// not while the connection has a TEMP database open, which a change of
+	// temp_store would drop.
+	memJournals := short && tempStore == 0 && !tempOpen
 	begin := "BEGIN IMMEDIATE"
-	if tempStore == 0 {
+	if memJournals {
 		begin = "PRAGMA temp_store = MEMORY; BEGIN IMMEDIATE"
 	}
 	committed := false
@@ -224,7 +218,7 @@ func (l *Ledger) writeTx(ctx context.Context, interruptible bool, fn func(tx que
 			// BEGIN IMMEDIATE would keep every writer of the file out.
 			err = errors.Join(err, endTx(ctx, conn))
 		}
-		if tempStore == 0 {
+		if memJournals {
 			if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA temp_store = DEFAULT"); rerr != nil {
 				// Not back in the pool with a setting its owner did not make.
 				_ = conn.Raw(func(any) error { return driver.ErrBadConn })
@@ -232,16 +226,19 @@ func (l *Ledger) writeTx(ctx context.Context, interruptible bool, fn func(tx que
 		}
 		conn.Close()
 	}()
-	// Nor is BEGIN (see ownTx): it waits for the file's write lock at most
-	// the busy timeout (DSNParams), and a write whose context ends meanwhile
-	// stops at its first statement.
+	// A short write's BEGIN does not watch ctx either (see ownTx): it waits
+	// for the file's write lock at most the busy timeout (DSNParams).
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("accounting: begin: %w", err)
 	}
-	if _, err := conn.ExecContext(context.WithoutCancel(ctx), begin); err != nil {
+	beginCtx := ctx
+	if short {
+		beginCtx = context.WithoutCancel(ctx)
+	}
+	if _, err := conn.ExecContext(beginCtx, begin); err != nil {
 		return fmt.Errorf("accounting: begin: %w", err)
 	}
-	if err := fn(ownTx{conn, interruptible}); err != nil {
+	if err := fn(ownTx{conn, short}); err != nil {
 		return err
 	}
 	// A context cancelled by now rolls the write back. Past this point the
@@ -304,8 +301,8 @@ func (l *Ledger) atomically(ctx context.Context, tx querier, op func() string, f
 			return fmt.Errorf("accounting: %s: %w", op(), err)
 		}
 		return nil
-	case callerTx:
-		if t.Tx == nil {
+	case *sql.Tx:
+		if t == nil {
 			return fmt.Errorf("accounting: %s: %w: nil transaction", op(), ErrInvalid)
 		}
 	default:
@@ -407,7 +404,7 @@ func (l *Ledger) CreateProject(ctx context.Context, p NewProject) (Project, erro
 
 // CreateProjectTx is CreateProject on the caller's transaction.
 func (l *Ledger) CreateProjectTx(ctx context.Context, tx *sql.Tx, p NewProject) (Project, error) {
-	return l.createProjectOn(ctx, callerTx{tx}, p)
+	return l.createProjectOn(ctx, tx, p)
 }
 
 // createProjectOn is CreateProject on tx, the caller's transaction or the ledger's own.
@@ -547,7 +544,7 @@ func (l *Ledger) CreateAllocation(ctx context.Context, a NewAllocation) (Allocat
 
 // CreateAllocationTx is CreateAllocation on the caller's transaction.
 func (l *Ledger) CreateAllocationTx(ctx context.Context, tx *sql.Tx, a NewAllocation) (Allocation, error) {
-	return l.createAllocationOn(ctx, callerTx{tx}, a)
+	return l.createAllocationOn(ctx, tx, a)
 }
 
 // createAllocationOn is CreateAllocation on tx, the caller's transaction or the ledger's own.
@@ -748,7 +745,7 @@ func (l *Ledger) SetRate(ctx context.Context, r NewRate) (Rate, error) {
 
 // SetRateTx is SetRate on the caller's transaction.
 func (l *Ledger) SetRateTx(ctx context.Context, tx *sql.Tx, r NewRate) (Rate, error) {
-	return l.setRateOn(ctx, callerTx{tx}, r)
+	return l.setRateOn(ctx, tx, r)
 }
 
 // setRateOn is SetRate on tx, the caller's transaction or the ledger's own.

@@ -305,9 +305,9 @@ func TestInterruptedWriteLeavesNoLock(t *testing.T) {
 }
 
 // The ledger keeps its writes' statement journals in memory (see
-// Ledger.write) and gives the connection of a database it shares back as it
-// found it; that of a database it opened, at the default.
-func TestWriteLeavesTempStoreAsItWas(t *testing.T) {
+// Ledger.writeTx) and gives the connection back as it found it, whether the
+// database is its own or shared, with its TEMP tables.
+func TestWriteLeavesTheConnectionAsItWas(t *testing.T) {
 	ctx := t.Context()
 	owned, _ := MustLedger(t)
 	db, err := accounting.OpenDB(ctx, filepath.Join(t.TempDir(), "shared.db"))
@@ -329,16 +329,21 @@ func TestWriteLeavesTempStoreAsItWas(t *testing.T) {
 			}
 			return v
 		}
-		for _, set := range []string{"", "FILE", "MEMORY", "DEFAULT"} {
-			if set != "" {
+		for _, set := range []string{"", "FILE", "MEMORY", "DEFAULT", "TEMP"} {
+			switch set {
+			case "":
+			case "TEMP":
+				// A TEMP table on the connection: changing temp_store
+				// would drop it.
+				if _, err := l.DB().ExecContext(ctx, `CREATE TEMP TABLE scratch (x INTEGER)`); err != nil {
+					t.Fatal(err)
+				}
+			default:
 				if _, err := l.DB().ExecContext(ctx, `PRAGMA temp_store = `+set); err != nil {
 					t.Fatal(err)
 				}
 			}
 			want := tempStore()
-			if l == owned {
-				want = 0
-			}
 			MustProject(t, l, "p-"+set)
 			if got := tempStore(); got != want {
 				t.Errorf("owned %v: temp_store %d after a write, want %d (set %q)", l == owned, got, want, set)
@@ -351,6 +356,10 @@ func TestWriteLeavesTempStoreAsItWas(t *testing.T) {
 			if got := tempStore(); got != want {
 				t.Errorf("owned %v: temp_store %d after a refused write, want %d (set %q)", l == owned, got, want, set)
 			}
+		}
+		var n int
+		if err := l.DB().QueryRowContext(ctx, `SELECT count(*) FROM temp.scratch`).Scan(&n); err != nil {
+			t.Errorf("owned %v: the connection's TEMP table after writes: %v", l == owned, err)
 		}
 	}
 }
