@@ -63,14 +63,16 @@ func usageRowsSQL(from string) string {
 }
 
 // foldCaches adds the entries after the mark to the caches and moves the
-// mark to the last entry, on tx.
-func foldCaches(ctx context.Context, q querier) error {
+// mark to the last entry, on tx. With maxTail > 0 it leaves a tail longer
+// than that as it is, for a write that may take long (see ownTx): the
+// readers add the tail anyway.
+func foldCaches(ctx context.Context, q querier, maxTail int64) error {
 	var mark, last int64
 	if err := q.QueryRowContext(ctx, `SELECT entry_id, (SELECT coalesce(max(entry_id), 0) FROM acct_entries)
 		FROM acct_cache_mark WHERE id = 1`).Scan(&mark, &last); err != nil {
 		return fmt.Errorf("fold caches: %w", err)
 	}
-	if last <= mark {
+	if last <= mark || (maxTail > 0 && last-mark > maxTail) {
 		return nil
 	}
 	// The balances of the allocations the tail touches (a few), summed here
@@ -142,8 +144,9 @@ func foldCaches(ctx context.Context, q querier) error {
 // much as the rest of the fold: a DELETE from a WITHOUT ROWID table through
 // IN collects the keys in an ephemeral table, and under SQLite's default
 // temp_store (FILE) that statement took 0.21 ms against 9 us under
-// temp_store=MEMORY. The ledger's own writes now run under MEMORY (see
-// write), but a fold may run in a caller's transaction, under FILE.
+// temp_store=MEMORY. The ledger's short writes run under MEMORY (see
+// writeTx), but a fold may run in a long one or in a caller's transaction,
+// under FILE.
 func closeReleasedHolds(ctx context.Context, q querier, mark, last int64) error {
 	const page = 1 << 14
 	for after := mark; ; {
@@ -181,7 +184,7 @@ func closeReleasedHolds(ctx context.Context, q querier, mark, last int64) error 
 // import), so that reads need not add them up one by one.
 func (l *Ledger) FoldCaches(ctx context.Context) error {
 	return l.writeLong(ctx, func(tx querier) error {
-		if err := foldCaches(ctx, tx); err != nil {
+		if err := foldCaches(ctx, tx, 0); err != nil {
 			return fmt.Errorf("accounting: %w", err)
 		}
 		return nil

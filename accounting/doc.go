@@ -61,8 +61,10 @@
 // context ended is rolled back. A write that may take long (FoldCaches, or
 // the first write after a bulk import of entries) watches it. A short write
 // keeps its statement journals in memory (temp_store=MEMORY for the length
-// of the write). The ...Tx methods run on the caller's transaction, under
-// the caller's context and settings.
+// of the write). On a caller's transaction (the ...Tx methods) the ledger's
+// reads watch the context and its writes do not: SQLite rolls back the
+// whole transaction when it interrupts a write, the caller's own writes
+// with it. A write that does not watch its context never folds a long tail.
 //
 // # Reports
 //

@@ -97,7 +97,13 @@ func insertEntry(ctx context.Context, tx querier, e entryRow) (int64, error) {
 		return 0, err
 	}
 	if id%foldEvery == 0 {
-		if err := foldCaches(ctx, tx); err != nil {
+		// Not a long tail (a bulk import) in a write that does not watch
+		// its context (see ownTx and callerTx): a long write folds it.
+		var maxTail int64
+		if t, ok := tx.(ownTx); !ok || t.short {
+			maxTail = shortTail
+		}
+		if err := foldCaches(ctx, tx, maxTail); err != nil {
 			return 0, err
 		}
 	}

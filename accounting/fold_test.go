@@ -258,3 +258,70 @@ func TestFoldAfterAGapInEntryIDs(t *testing.T) {
 		MustVerify(t, f.l)
 	}
 }
+
+// A long tail of entries booked with plain SQL (a bulk import) is folded by
+// a write that watches its context, never by one that does not (a write on
+// a caller's transaction, see callerTx): reads add the tail meanwhile.
+func TestLongTailIsFoldedByALongWriteOnly(t *testing.T) {
+	f := MustFixture(t, 100*accounting.CoreHour, accounting.NoOverdraft)
+	ctx := t.Context()
+	db := f.l.DB()
+	mark := func() int64 {
+		t.Helper()
+		var m int64
+		if err := db.QueryRowContext(ctx, `SELECT entry_id FROM acct_cache_mark`).Scan(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	imported := int64(0)
+	importUpTo := func(to int64) {
+		t.Helper()
+		var last int64
+		if err := db.QueryRowContext(ctx, `SELECT max(entry_id) FROM acct_entries`).Scan(&last); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, `WITH RECURSIVE c(i) AS (SELECT ?1 + 1 UNION ALL SELECT i + 1 FROM c WHERE i < ?2)
+			INSERT INTO acct_entries (entry_id, kind, allocation_id, amount, month, at, recorded_at, who)
+			SELECT i, 'grant', ?3, 1, 202603, ?4, ?4, 'import' FROM c`, last, to, f.alloc.ID, t0.Unix()); err != nil {
+			t.Fatal(err)
+		}
+		imported += to - last
+	}
+	granted := func() int64 {
+		t.Helper()
+		return AssertBalanceIsSumOfEntries(t, f.l, f.alloc.ID).GrantedCoreSeconds
+	}
+	before, m0 := granted(), mark()
+	// The next entry's id is a multiple of foldEvery (64): its write folds.
+	importUpTo(m0 + 20*1024 + 63 - (m0+20*1024)%64)
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := f.l.GrantTx(ctx, tx, accounting.GrantRequest{AllocationID: f.alloc.ID, CoreSeconds: 1, Who: "admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if e.ID%64 != 0 || mark() != m0 {
+		t.Fatalf("grant %d on the caller's transaction: mark %d, want it left at %d", e.ID, mark(), m0)
+	}
+	if got, want := granted(), before+imported+1; got != want {
+		t.Errorf("granted %d with the tail unfolded, want %d", got, want)
+	}
+	importUpTo(e.ID + 63)
+	e, err = f.l.Grant(ctx, accounting.GrantRequest{AllocationID: f.alloc.ID, CoreSeconds: 1, Who: "admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.ID%64 != 0 || mark() != e.ID {
+		t.Fatalf("grant %d of the ledger's own: mark %d, want the tail folded", e.ID, mark())
+	}
+	if got, want := granted(), before+imported+2; got != want {
+		t.Errorf("granted %d with the tail folded, want %d", got, want)
+	}
+	MustVerify(t, f.l)
+}

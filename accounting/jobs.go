@@ -82,7 +82,7 @@ func (l *Ledger) PlaceHold(ctx context.Context, req HoldRequest) (Hold, error) {
 // that records the accepted job), which must be an immediate transaction
 // (DSNParams) for the balance check to hold until commit.
 func (l *Ledger) PlaceHoldTx(ctx context.Context, tx *sql.Tx, req HoldRequest) (Hold, error) {
-	return l.placeHoldOn(ctx, tx, req)
+	return l.placeHoldOn(ctx, callerTx{tx}, req)
 }
 
 // placeHoldOn is PlaceHold on tx, the caller's transaction or the ledger's own.
@@ -316,7 +316,7 @@ func (l *Ledger) ChargeJob(ctx context.Context, req ChargeRequest) (Charge, erro
 
 // ChargeJobTx is ChargeJob on the caller's transaction.
 func (l *Ledger) ChargeJobTx(ctx context.Context, tx *sql.Tx, req ChargeRequest) (Charge, error) {
-	return l.chargeJobOn(ctx, tx, req)
+	return l.chargeJobOn(ctx, callerTx{tx}, req)
 }
 
 // chargeJobOn is ChargeJob on tx, the caller's transaction or the ledger's own.
@@ -502,7 +502,7 @@ func (l *Ledger) ReleaseJob(ctx context.Context, req ReleaseRequest) (Release, e
 
 // ReleaseJobTx is ReleaseJob on the caller's transaction.
 func (l *Ledger) ReleaseJobTx(ctx context.Context, tx *sql.Tx, req ReleaseRequest) (Release, error) {
-	return l.releaseJobOn(ctx, tx, req)
+	return l.releaseJobOn(ctx, callerTx{tx}, req)
 }
 
 // releaseJobOn is ReleaseJob on tx, the caller's transaction or the ledger's own.
@@ -565,7 +565,7 @@ func (l *Ledger) SettleJob(ctx context.Context, req ChargeRequest) (Settlement, 
 // SettleJobTx is SettleJob on the caller's transaction (for instance the one
 // that records the job's final state).
 func (l *Ledger) SettleJobTx(ctx context.Context, tx *sql.Tx, req ChargeRequest) (Settlement, error) {
-	return l.settleJobOn(ctx, tx, req)
+	return l.settleJobOn(ctx, callerTx{tx}, req)
 }
 
 // settleJobOn is SettleJob on tx, the caller's transaction or the ledger's own.
@@ -613,7 +613,7 @@ func (l *Ledger) Refund(ctx context.Context, req RefundRequest) (Entry, error) {
 
 // RefundTx is Refund on the caller's transaction.
 func (l *Ledger) RefundTx(ctx context.Context, tx *sql.Tx, req RefundRequest) (Entry, error) {
-	return l.refundOn(ctx, tx, req)
+	return l.refundOn(ctx, callerTx{tx}, req)
 }
 
 // refundOn is Refund on tx, the caller's transaction or the ledger's own.
@@ -686,7 +686,7 @@ func (l *Ledger) Adjust(ctx context.Context, req AdjustRequest) (Entry, error) {
 
 // AdjustTx is Adjust on the caller's transaction.
 func (l *Ledger) AdjustTx(ctx context.Context, tx *sql.Tx, req AdjustRequest) (Entry, error) {
-	return l.adjustOn(ctx, tx, req)
+	return l.adjustOn(ctx, callerTx{tx}, req)
 }
 
 // adjustOn is Adjust on tx, the caller's transaction or the ledger's own.
@@ -726,7 +726,7 @@ func (l *Ledger) Grant(ctx context.Context, req GrantRequest) (Entry, error) {
 
 // GrantTx is Grant on the caller's transaction.
 func (l *Ledger) GrantTx(ctx context.Context, tx *sql.Tx, req GrantRequest) (Entry, error) {
-	return l.grantOn(ctx, tx, req)
+	return l.grantOn(ctx, callerTx{tx}, req)
 }
 
 // grantOn is Grant on tx, the caller's transaction or the ledger's own.
@@ -893,7 +893,7 @@ func (l *Ledger) RecordSiteJob(ctx context.Context, s SiteJob) error {
 
 // RecordSiteJobTx is RecordSiteJob on the caller's transaction.
 func (l *Ledger) RecordSiteJobTx(ctx context.Context, tx *sql.Tx, s SiteJob) error {
-	return l.recordSiteJobOn(ctx, tx, s)
+	return l.recordSiteJobOn(ctx, callerTx{tx}, s)
 }
 
 // recordSiteJobOn is RecordSiteJob on tx, the caller's transaction or the ledger's own.

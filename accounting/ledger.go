@@ -114,7 +114,10 @@ var (
 // context is checked before each statement instead (Exec and Query return
 // its error without running) and before COMMIT, which a write whose context
 // ended never reaches. The statements of a long write (FoldCaches, or any
-// write with a long tail of entries to fold) watch the context.
+// write with a long tail of entries to fold) watch the context. A short
+// write never folds a long tail (see insertEntry): one whose tail grew
+// between its prelude and BEGIN (a bulk import by another process) leaves
+// the fold to the next write, and only its reads of the tail are long.
 type ownTx struct {
 	*sql.Conn
 	short bool
@@ -145,6 +148,23 @@ func (t ownTx) QueryRowContext(ctx context.Context, query string, args ...any) *
 		ctx = context.WithoutCancel(ctx)
 	}
 	return t.Conn.QueryRowContext(ctx, query, args...)
+}
+
+// callerTx is the caller's transaction, given to a ...Tx method. The
+// ledger's statements that write on it do not watch the caller's context:
+// SQLite rolls back the whole transaction when it interrupts an INSERT,
+// UPDATE or DELETE, which would undo the caller's own writes behind
+// database/sql's back. The context is checked before each of them instead,
+// and they are short: the fold a write may do on a caller's transaction is
+// of a short tail only (see insertEntry). Its reads watch the context (an
+// interrupted read leaves the transaction as it was).
+type callerTx struct{ *sql.Tx }
+
+func (t callerTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return t.Tx.ExecContext(context.WithoutCancel(ctx), query, args...)
 }
 
 // write runs fn in one immediate transaction of the ledger's own, after the
@@ -301,8 +321,8 @@ func (l *Ledger) atomically(ctx context.Context, tx querier, op func() string, f
 			return fmt.Errorf("accounting: %s: %w", op(), err)
 		}
 		return nil
-	case *sql.Tx:
-		if t == nil {
+	case callerTx:
+		if t.Tx == nil {
 			return fmt.Errorf("accounting: %s: %w: nil transaction", op(), ErrInvalid)
 		}
 	default:
@@ -404,7 +424,7 @@ func (l *Ledger) CreateProject(ctx context.Context, p NewProject) (Project, erro
 
 // CreateProjectTx is CreateProject on the caller's transaction.
 func (l *Ledger) CreateProjectTx(ctx context.Context, tx *sql.Tx, p NewProject) (Project, error) {
-	return l.createProjectOn(ctx, tx, p)
+	return l.createProjectOn(ctx, callerTx{tx}, p)
 }
 
 // createProjectOn is CreateProject on tx, the caller's transaction or the ledger's own.
@@ -544,7 +564,7 @@ func (l *Ledger) CreateAllocation(ctx context.Context, a NewAllocation) (Allocat
 
 // CreateAllocationTx is CreateAllocation on the caller's transaction.
 func (l *Ledger) CreateAllocationTx(ctx context.Context, tx *sql.Tx, a NewAllocation) (Allocation, error) {
-	return l.createAllocationOn(ctx, tx, a)
+	return l.createAllocationOn(ctx, callerTx{tx}, a)
 }
 
 // createAllocationOn is CreateAllocation on tx, the caller's transaction or the ledger's own.
@@ -745,7 +765,7 @@ func (l *Ledger) SetRate(ctx context.Context, r NewRate) (Rate, error) {
 
 // SetRateTx is SetRate on the caller's transaction.
 func (l *Ledger) SetRateTx(ctx context.Context, tx *sql.Tx, r NewRate) (Rate, error) {
-	return l.setRateOn(ctx, tx, r)
+	return l.setRateOn(ctx, callerTx{tx}, r)
 }
 
 // setRateOn is SetRate on tx, the caller's transaction or the ledger's own.
