@@ -63,17 +63,21 @@ func usageRowsSQL(from string) string {
 }
 
 // foldCaches adds the entries after the mark to the caches and moves the
-// mark to the last entry, on tx. With maxTail > 0 it leaves a tail longer
-// than that as it is, for a write that may take long (see ownTx): the
-// readers add the tail anyway.
+// mark to the last entry, on tx. With maxTail > 0 it folds the entries of
+// ids up to mark+maxTail only, for a write that must stay short (see ownTx):
+// a long tail (a bulk import) is then folded a slice at a time by the
+// writes that follow, and the readers add what is left of it meanwhile.
 func foldCaches(ctx context.Context, q querier, maxTail int64) error {
 	var mark, last int64
 	if err := q.QueryRowContext(ctx, `SELECT entry_id, (SELECT coalesce(max(entry_id), 0) FROM acct_entries)
 		FROM acct_cache_mark WHERE id = 1`).Scan(&mark, &last); err != nil {
 		return fmt.Errorf("fold caches: %w", err)
 	}
-	if last <= mark || (maxTail > 0 && last-mark > maxTail) {
+	if last <= mark {
 		return nil
+	}
+	if maxTail > 0 && last-mark > maxTail {
+		last = mark + maxTail
 	}
 	// The balances of the allocations the tail touches (a few), summed here
 	// and written one by one: an UPDATE ... FROM over the sums costs more.

@@ -64,7 +64,8 @@
 // of the write). On a caller's transaction (the ...Tx methods) the ledger's
 // reads watch the context and its writes do not: SQLite rolls back the
 // whole transaction when it interrupts a write, the caller's own writes
-// with it. A write that does not watch its context never folds a long tail.
+// with it. A write that does not watch its context folds a long tail (a
+// bulk import) a slice at a time.
 //
 // # Reports
 //

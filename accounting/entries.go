@@ -97,8 +97,8 @@ func insertEntry(ctx context.Context, tx querier, e entryRow) (int64, error) {
 		return 0, err
 	}
 	if id%foldEvery == 0 {
-		// Not a long tail (a bulk import) in a write that does not watch
-		// its context (see ownTx and callerTx): a long write folds it.
+		// A write that does not watch its context (see ownTx and
+		// callerTx) folds a long tail (a bulk import) a slice at a time.
 		var maxTail int64
 		if t, ok := tx.(ownTx); !ok || t.short {
 			maxTail = shortTail

@@ -259,10 +259,11 @@ func TestFoldAfterAGapInEntryIDs(t *testing.T) {
 	}
 }
 
-// A long tail of entries booked with plain SQL (a bulk import) is folded by
-// a write that watches its context, never by one that does not (a write on
-// a caller's transaction, see callerTx): reads add the tail meanwhile.
-func TestLongTailIsFoldedByALongWriteOnly(t *testing.T) {
+// A long tail of entries booked with plain SQL (a bulk import) is folded at
+// once by a write that watches its context, and a slice of 16384 entries at
+// a time by one that does not (a write on a caller's transaction, see
+// callerTx); reads add what is left of the tail meanwhile.
+func TestLongTailIsFoldedInSlicesByShortWrites(t *testing.T) {
 	f := MustFixture(t, 100*accounting.CoreHour, accounting.NoOverdraft)
 	ctx := t.Context()
 	db := f.l.DB()
@@ -306,13 +307,13 @@ func TestLongTailIsFoldedByALongWriteOnly(t *testing.T) {
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	if e.ID%64 != 0 || mark() != m0 {
-		t.Fatalf("grant %d on the caller's transaction: mark %d, want it left at %d", e.ID, mark(), m0)
+	if e.ID%64 != 0 || mark() != m0+16384 {
+		t.Fatalf("grant %d on the caller's transaction: mark %d, want %d (a slice folded)", e.ID, mark(), m0+16384)
 	}
 	if got, want := granted(), before+imported+1; got != want {
-		t.Errorf("granted %d with the tail unfolded, want %d", got, want)
+		t.Errorf("granted %d with the tail folded in part, want %d", got, want)
 	}
-	importUpTo(e.ID + 63)
+	importUpTo(e.ID + 20*1024 + 63)
 	e, err = f.l.Grant(ctx, accounting.GrantRequest{AllocationID: f.alloc.ID, CoreSeconds: 1, Who: "admin"})
 	if err != nil {
 		t.Fatal(err)

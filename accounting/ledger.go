@@ -115,9 +115,9 @@ var (
 // its error without running) and before COMMIT, which a write whose context
 // ended never reaches. The statements of a long write (FoldCaches, or any
 // write with a long tail of entries to fold) watch the context. A short
-// write never folds a long tail (see insertEntry): one whose tail grew
-// between its prelude and BEGIN (a bulk import by another process) leaves
-// the fold to the next write, and only its reads of the tail are long.
+// write folds at most shortTail entries (see insertEntry): one whose tail
+// grew between its prelude and BEGIN (a bulk import by another process)
+// folds a slice of it, and only its reads of the tail are long.
 type ownTx struct {
 	*sql.Conn
 	short bool
