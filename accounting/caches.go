@@ -2,6 +2,7 @@ package accounting
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 )
@@ -63,10 +64,11 @@ func usageRowsSQL(from string) string {
 }
 
 // foldCaches adds the entries after the mark to the caches and moves the
-// mark to the last entry, on tx. With maxTail > 0 it folds the entries of
-// ids up to mark+maxTail only, for a write that must stay short (see ownTx):
-// a long tail (a bulk import) is then folded a slice at a time by the
-// writes that follow, and the readers add what is left of it meanwhile.
+// mark to the last entry, on tx. With maxTail > 0 it folds the first
+// maxTail entries after the mark only, for a write that must stay short
+// (see ownTx): a long tail (a bulk import) is then folded a slice at a time
+// by the writes that follow, and the readers add what is left of it
+// meanwhile.
 func foldCaches(ctx context.Context, q querier, maxTail int64) error {
 	var mark, last int64
 	if err := q.QueryRowContext(ctx, `SELECT entry_id, (SELECT coalesce(max(entry_id), 0) FROM acct_entries)
@@ -77,7 +79,17 @@ func foldCaches(ctx context.Context, q querier, maxTail int64) error {
 		return nil
 	}
 	if maxTail > 0 && last-mark > maxTail {
-		last = mark + maxTail
+		// More ids than maxTail; entries, maybe not (ids may have gaps).
+		var end int64
+		err := q.QueryRowContext(ctx, `SELECT entry_id FROM acct_entries WHERE entry_id > ?1
+			ORDER BY entry_id LIMIT 1 OFFSET ?2`, mark, maxTail-1).Scan(&end)
+		switch {
+		case errors.Is(err, sql.ErrNoRows): // at most maxTail entries: all of them
+		case err != nil:
+			return fmt.Errorf("fold caches: %w", err)
+		default:
+			last = end
+		}
 	}
 	// The balances of the allocations the tail touches (a few), summed here
 	// and written one by one: an UPDATE ... FROM over the sums costs more.
@@ -185,7 +197,8 @@ func closeReleasedHolds(ctx context.Context, q querier, mark, last int64) error 
 // FoldCaches brings the caches up to the last entry now rather than at the
 // next multiple of foldEvery. The ledger's writes need not call it; New does,
 // and so should a program that booked many entries with plain SQL (a bulk
-// import), so that reads need not add them up one by one.
+// import), so that reads need not add them up one by one: the writes that
+// follow fold a long tail a slice of shortTail entries at a time.
 func (l *Ledger) FoldCaches(ctx context.Context) error {
 	return l.writeLong(ctx, func(tx querier) error {
 		if err := foldCaches(ctx, tx, 0); err != nil {

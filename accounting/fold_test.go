@@ -257,6 +257,38 @@ func TestFoldAfterAGapInEntryIDs(t *testing.T) {
 		}
 		MustVerify(t, f.l)
 	}
+	// A gap in the tail: a short tail in entries, however long in ids. The
+	// writes on a caller's transaction fold it all, not a slice of ids.
+	f := MustFixture(t, 100*accounting.CoreHour, accounting.NoOverdraft)
+	ctx := t.Context()
+	if _, err := f.l.DB().ExecContext(ctx, `INSERT INTO acct_entries (entry_id, kind, allocation_id, amount, month, at, recorded_at, who)
+		VALUES (?, 'grant', ?, 1, 202603, ?, ?, 'import')`, int64(1)<<40, f.alloc.ID, t0.Unix(), t0.Unix()); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		tx, err := f.l.DB().BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := f.l.GrantTx(ctx, tx, accounting.GrantRequest{AllocationID: f.alloc.ID, CoreSeconds: 1, Who: "admin"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if e.ID%64 == 0 {
+			var mark int64
+			if err := f.l.DB().QueryRowContext(ctx, `SELECT entry_id FROM acct_cache_mark`).Scan(&mark); err != nil {
+				t.Fatal(err)
+			}
+			if mark != e.ID {
+				t.Errorf("after a gap in the ids, a fold on the caller's transaction moved the mark to %d, want %d", mark, e.ID)
+			}
+			break
+		}
+	}
+	MustVerify(t, f.l)
 }
 
 // A long tail of entries booked with plain SQL (a bulk import) is folded at
@@ -326,3 +358,4 @@ func TestLongTailIsFoldedInSlicesByShortWrites(t *testing.T) {
 	}
 	MustVerify(t, f.l)
 }
+

@@ -190,7 +190,8 @@ func (l *Ledger) writeLong(ctx context.Context, fn func(tx querier) error) error
 const shortTail = 1 << 14
 
 // preludeSQL is read before a write begins: the connection's temp_store,
-// whether it has a TEMP database open, and the length of the tail.
+// whether it has a TEMP database open, and the length of the tail in ids
+// (at least its length in entries).
 const preludeSQL = `SELECT t.temp_store, EXISTS (SELECT 1 FROM pragma_database_list WHERE name = 'temp'),
 	(SELECT coalesce(max(entry_id), 0) FROM acct_entries) - (SELECT coalesce(max(entry_id), 0) FROM acct_cache_mark)
 	FROM pragma_temp_store t`
@@ -211,6 +212,14 @@ func (l *Ledger) writeTx(ctx context.Context, long bool, fn func(tx querier) err
 	if err := conn.QueryRowContext(context.WithoutCancel(ctx), preludeSQL).Scan(&tempStore, &tempOpen, &tail); err != nil {
 		conn.Close()
 		return fmt.Errorf("accounting: begin: %w", err)
+	}
+	if !long && tail > shortTail {
+		// More ids than shortTail; entries, maybe not (ids may have gaps).
+		if err := conn.QueryRowContext(context.WithoutCancel(ctx), `SELECT count(*) FROM (SELECT 1 FROM acct_entries
+			WHERE entry_id > (SELECT entry_id FROM acct_cache_mark WHERE id = 1) LIMIT ?)`, shortTail+1).Scan(&tail); err != nil {
+			conn.Close()
+			return fmt.Errorf("accounting: begin: %w", err)
+		}
 	}
 	short := !long && tail <= shortTail
 	// A short write keeps its statement journals in memory. Every
