@@ -358,4 +358,3 @@ func TestLongTailIsFoldedInSlicesByShortWrites(t *testing.T) {
 	}
 	MustVerify(t, f.l)
 }
-
