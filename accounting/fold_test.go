@@ -266,18 +266,7 @@ func TestFoldAfterAGapInEntryIDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	for {
-		tx, err := f.l.DB().BeginTx(ctx, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		e, err := f.l.GrantTx(ctx, tx, accounting.GrantRequest{AllocationID: f.alloc.ID, CoreSeconds: 1, Who: "admin"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := tx.Commit(); err != nil {
-			t.Fatal(err)
-		}
-		if e.ID%64 == 0 {
+		if e := MustGrantOnTx(t, f.l, f.alloc.ID); e.ID%64 == 0 {
 			var mark int64
 			if err := f.l.DB().QueryRowContext(ctx, `SELECT entry_id FROM acct_cache_mark`).Scan(&mark); err != nil {
 				t.Fatal(err)
@@ -328,17 +317,7 @@ func TestLongTailIsFoldedInSlicesByShortWrites(t *testing.T) {
 	before, m0 := granted(), mark()
 	// The next entry's id is a multiple of foldEvery (64): its write folds.
 	importUpTo(m0 + 20*1024 + 63 - (m0+20*1024)%64)
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := f.l.GrantTx(ctx, tx, accounting.GrantRequest{AllocationID: f.alloc.ID, CoreSeconds: 1, Who: "admin"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	e := MustGrantOnTx(t, f.l, f.alloc.ID)
 	if e.ID%64 != 0 || mark() != m0+16384 {
 		t.Fatalf("grant %d on the caller's transaction: mark %d, want %d (a slice folded)", e.ID, mark(), m0+16384)
 	}
@@ -346,7 +325,7 @@ func TestLongTailIsFoldedInSlicesByShortWrites(t *testing.T) {
 		t.Errorf("granted %d with the tail folded in part, want %d", got, want)
 	}
 	importUpTo(e.ID + 20*1024 + 63)
-	e, err = f.l.Grant(ctx, accounting.GrantRequest{AllocationID: f.alloc.ID, CoreSeconds: 1, Who: "admin"})
+	e, err := f.l.Grant(ctx, accounting.GrantRequest{AllocationID: f.alloc.ID, CoreSeconds: 1, Who: "admin"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -192,3 +192,22 @@ func AssertBalanceIsSumOfEntries(tb testing.TB, l *accounting.Ledger, allocID in
 	}
 	return b
 }
+
+// MustGrantOnTx grants one core-second to allocation id in a transaction of
+// the caller's (GrantTx), committed.
+func MustGrantOnTx(tb testing.TB, l *accounting.Ledger, id int64) accounting.Entry {
+	tb.Helper()
+	tx, err := l.DB().BeginTx(tb.Context(), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e, err := l.GrantTx(tb.Context(), tx, accounting.GrantRequest{AllocationID: id, CoreSeconds: 1, Who: "admin"})
+	if err != nil {
+		tx.Rollback()
+		tb.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		tb.Fatal(err)
+	}
+	return e
+}
