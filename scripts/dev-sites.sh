@@ -439,6 +439,9 @@ ensure_netns() {
 		if [[ ! -e /run/netns/$ns ]]; then
 			ip netns add "$ns"
 			touch "$STATE/netns/ns-$ns"
+			# A veth left by an earlier run whose namespace a stray process
+			# still held (see cmd_down).
+			ip link del "v-$n" 2>/dev/null || true
 			ip link add "v-$n" type veth peer name eth0 netns "$ns"
 			ip link set "v-$n" master "$DE_BRIDGE" up
 			ip -n "$ns" addr add "$DE_NET.$((10 + i))/24" dev eth0
@@ -580,8 +583,14 @@ cmd_down() {
 	stop_group "$STATE"/pids/mariadbd.pid "$STATE"/pids/munged.pid
 	stop_group "$STATE"/pids/*.pid
 	local f
+	local pid
 	for f in "$STATE"/netns/ns-*; do
 		[[ -e $f ]] || continue
+		# A job's processes may outlive slurmd; while one holds the node's
+		# namespace, its veth stays and the next 'up' fails ("File exists").
+		for pid in $(ip netns pids "${f##*/ns-}" 2>/dev/null); do
+			kill -KILL "$pid" 2>/dev/null || true
+		done
 		ip netns del "${f##*/ns-}" 2>/dev/null || true
 		rm -f "$f"
 	done
