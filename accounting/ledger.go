@@ -196,6 +196,10 @@ const preludeSQL = `SELECT t.temp_store, EXISTS (SELECT 1 FROM pragma_database_l
 	(SELECT coalesce(max(entry_id), 0) FROM acct_entries) - (SELECT coalesce(max(entry_id), 0) FROM acct_cache_mark)
 	FROM pragma_temp_store t`
 
+// testHookAfterPrelude, set by tests only, runs between a write's prelude
+// and its BEGIN.
+var testHookAfterPrelude func()
+
 func (l *Ledger) writeTx(ctx context.Context, long bool, fn func(tx querier) error) (err error) {
 	select {
 	case l.wsem <- struct{}{}:
@@ -220,6 +224,9 @@ func (l *Ledger) writeTx(ctx context.Context, long bool, fn func(tx querier) err
 			conn.Close()
 			return fmt.Errorf("accounting: begin: %w", err)
 		}
+	}
+	if testHookAfterPrelude != nil {
+		testHookAfterPrelude()
 	}
 	short := !long && tail <= shortTail
 	// A short write keeps its statement journals in memory. Every
