@@ -97,10 +97,10 @@ func insertEntry(ctx context.Context, tx querier, e entryRow) (int64, error) {
 		return 0, err
 	}
 	if id%foldEvery == 0 {
-		// A write that does not watch its context (see ownTx and
-		// callerTx) folds a long tail (a bulk import) a slice at a time.
+		// A write that does not watch its context folds a long tail (a
+		// bulk import) a slice at a time.
 		var maxTail int64
-		if t, ok := tx.(ownTx); !ok || t.short {
+		if mustStayShort(tx) {
 			maxTail = shortTail
 		}
 		if err := foldCaches(ctx, tx, maxTail); err != nil {

@@ -123,24 +123,33 @@ type ownTx struct {
 	short bool
 }
 
-func (t ownTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if !t.short {
-		return t.Conn.ExecContext(ctx, query, args...)
-	}
+// detached is ctx without its cancellation, for a statement that must not
+// be interrupted, or ctx's error if it has ended already.
+func detached(ctx context.Context) (context.Context, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return t.Conn.ExecContext(context.WithoutCancel(ctx), query, args...)
+	return context.WithoutCancel(ctx), nil
+}
+
+func (t ownTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if t.short {
+		var err error
+		if ctx, err = detached(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return t.Conn.ExecContext(ctx, query, args...)
 }
 
 func (t ownTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if !t.short {
-		return t.Conn.QueryContext(ctx, query, args...)
+	if t.short {
+		var err error
+		if ctx, err = detached(ctx); err != nil {
+			return nil, err
+		}
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	return t.Conn.QueryContext(context.WithoutCancel(ctx), query, args...)
+	return t.Conn.QueryContext(ctx, query, args...)
 }
 
 func (t ownTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
@@ -161,10 +170,18 @@ func (t ownTx) QueryRowContext(ctx context.Context, query string, args ...any) *
 type callerTx struct{ *sql.Tx }
 
 func (t callerTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if err := ctx.Err(); err != nil {
+	ctx, err := detached(ctx)
+	if err != nil {
 		return nil, err
 	}
-	return t.Tx.ExecContext(context.WithoutCancel(ctx), query, args...)
+	return t.Tx.ExecContext(ctx, query, args...)
+}
+
+// mustStayShort reports whether the writes on q do not watch their
+// context (a short ownTx, a callerTx): a fold on q must then be short too.
+func mustStayShort(q querier) bool {
+	t, ok := q.(ownTx)
+	return !ok || t.short
 }
 
 // write runs fn in one immediate transaction of the ledger's own, after the
@@ -193,7 +210,7 @@ const shortTail = 1 << 14
 // whether it has a TEMP database open, and the length of the tail in ids
 // (at least its length in entries).
 const preludeSQL = `SELECT t.temp_store, EXISTS (SELECT 1 FROM pragma_database_list WHERE name = 'temp'),
-	(SELECT coalesce(max(entry_id), 0) FROM acct_entries) - (SELECT coalesce(max(entry_id), 0) FROM acct_cache_mark)
+	(SELECT coalesce(max(entry_id), 0) FROM acct_entries) - coalesce(` + markSQL + `, 0)
 	FROM pragma_temp_store t`
 
 // testHookAfterPrelude, set by tests only, runs between a write's prelude
@@ -220,7 +237,7 @@ func (l *Ledger) writeTx(ctx context.Context, long bool, fn func(tx querier) err
 	if !long && tail > shortTail {
 		// More ids than shortTail; entries, maybe not (ids may have gaps).
 		if err := conn.QueryRowContext(context.WithoutCancel(ctx), `SELECT count(*) FROM (SELECT 1 FROM acct_entries
-			WHERE entry_id > (SELECT entry_id FROM acct_cache_mark WHERE id = 1) LIMIT ?)`, shortTail+1).Scan(&tail); err != nil {
+			WHERE entry_id > `+markSQL+` LIMIT ?)`, shortTail+1).Scan(&tail); err != nil {
 			conn.Close()
 			return fmt.Errorf("accounting: begin: %w", err)
 		}

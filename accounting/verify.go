@@ -9,7 +9,7 @@ import (
 
 // pairHashSQL hashes an entry's id and time together, into [0, 2^31-1): h =
 // (id*48271 + at) mod p, then h*h mod p, p = 2^31-1. Every product stays
-// below 2^63, and a sum of millions of them below 2^53.
+// below 2^63, and a sum of fewer than 2^32 of them cannot overflow.
 const pairHashSQL = `((((entry_id % 2147483647) * 48271 + at % 2147483647) % 2147483647)
     * (((entry_id % 2147483647) * 48271 + at % 2147483647) % 2147483647)) % 2147483647`
 
@@ -34,8 +34,8 @@ sums AS (
            sum(overrun) AS overrun
     FROM by_kind GROUP BY allocation_id
 ),
--- The index of entries by allocation by allocation and kind, to compare with
--- by_kind: how many, the sums of their ids and times modulo 2^32 (which
+-- The index of entries by allocation, per allocation and kind, to compare
+-- with by_kind: how many, the sums of their ids and times modulo 2^32 (which
 -- cannot overflow), so that a row missing, added or changed shows, and the
 -- sum of a hash of each (id, time) pair, so that two rows whose times were
 -- swapped show too.
