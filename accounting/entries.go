@@ -79,14 +79,17 @@ type entryRow struct {
 	requestID    string
 }
 
+// insertEntrySQL books one entry.
+const insertEntrySQL = `INSERT INTO acct_entries
+	(kind, allocation_id, job_id, amount, from_hold, overrun, cpu_seconds, rate, month, at, recorded_at, who, why, request_id)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
 func insertEntry(ctx context.Context, tx querier, e entryRow) (int64, error) {
 	if e.amount > MaxCoreSeconds || e.amount < -MaxCoreSeconds {
 		return 0, invalidf("%s of %d core-seconds: over the ledger's limit of %d (%.0f core-hours) per entry",
 			e.kind, e.amount, int64(MaxCoreSeconds), float64(MaxCoreSeconds)/3600)
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO acct_entries
-		(kind, allocation_id, job_id, amount, from_hold, overrun, cpu_seconds, rate, month, at, recorded_at, who, why, request_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	res, err := tx.ExecContext(ctx, insertEntrySQL,
 		string(e.kind), e.allocationID, nullString(e.jobID), e.amount, e.fromHold, e.overrun, e.cpuSeconds, e.rate,
 		int64(e.month), e.at.Unix(), e.recordedAt.Unix(), e.who, e.why, nullString(e.requestID))
 	if err != nil {
