@@ -3,6 +3,7 @@ package accounting
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -256,3 +257,39 @@ func isTrigger(err error) bool {
 	var se sqlite3.Error
 	return errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintTrigger
 }
+
+// openWriter opens the ledger's write connection to db's file: DSN's
+// settings, and temp_store=MEMORY (see writeTx). The pool holds one
+// connection, kept open: the ledger's own writes take turns on it.
+func openWriter(ctx context.Context, db *sql.DB) (*sql.DB, error) {
+	var file string
+	if err := db.QueryRowContext(ctx, `SELECT file FROM pragma_database_list WHERE name = 'main'`).Scan(&file); err != nil {
+		return nil, fmt.Errorf("write connection: %w", err)
+	}
+	if file == "" {
+		return nil, fmt.Errorf("write connection: %w: the database is not a file", ErrInvalid)
+	}
+	w := sql.OpenDB(writerConnector{DSN(file)})
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	if err := CheckPragmas(ctx, w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("write connection: %w", err)
+	}
+	return w, nil
+}
+
+// writerDriver opens the connections of the ledger's writes: go-sqlite3's,
+// with temp_store set to MEMORY as each connection opens.
+var writerDriver = &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+	_, err := c.Exec("PRAGMA temp_store = MEMORY", nil)
+	return err
+}}
+
+// writerConnector opens writerDriver's connections to one DSN.
+type writerConnector struct{ dsn string }
+
+func (c writerConnector) Connect(context.Context) (driver.Conn, error) {
+	return writerDriver.Open(c.dsn)
+}
+func (c writerConnector) Driver() driver.Driver { return writerDriver }

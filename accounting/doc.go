@@ -55,17 +55,20 @@
 // Every write has a ...Tx form on the caller's *sql.Tx, which runs in a
 // savepoint: on error the caller's transaction is left as it was.
 //
-// A write's statements are short, and do not watch the caller's context
-// while they run (go-sqlite3 would start a goroutine for each): the context
-// is checked before each statement and before COMMIT, and a write whose
-// context ended is rolled back. A write that may take long (FoldCaches, or
-// the first write after a bulk import of entries) watches it. A short write
-// keeps its statement journals in memory (temp_store=MEMORY for the length
-// of the write). On a caller's transaction (the ...Tx methods) the ledger's
-// reads watch the context and its writes do not: SQLite rolls back the
-// whole transaction when it interrupts a write, the caller's own writes
-// with it. A write that does not watch its context folds a long tail (a
-// bulk import) a slice at a time.
+// The ledger's own writes run on one connection of its own to the file
+// (opened by New with DSN, closed by Close), which keeps its statement
+// journals in memory (temp_store=MEMORY): the caller's connections keep
+// their settings, and the ledger's reads run on the caller's pool. A
+// write's statements are short, and do not watch the caller's context while
+// they run (go-sqlite3 would start a goroutine for each): the context is
+// checked before each statement and before COMMIT, and a write whose context
+// ended is rolled back. A write that may take long (FoldCaches, or the first
+// write after a bulk import of entries) watches it, and runs at the default
+// temp_store (FILE), where large sorts spill to disk. On a caller's
+// transaction (the ...Tx methods) the ledger's reads watch the context and
+// its writes do not: SQLite rolls back the whole transaction when it
+// interrupts a write, the caller's own writes with it. A write on a caller's
+// transaction folds a long tail (a bulk import) a slice at a time.
 //
 // # Reports
 //

@@ -22,15 +22,16 @@ type Options struct {
 
 // Ledger is the core-hour ledger kept in a SQLite database. It is safe for
 // concurrent use. Its own write methods run one at a time (one writer); each
-// is one immediate transaction. Every write also exists as a ...Tx method on
-// a transaction of the caller's, which the method neither commits nor rolls
+// is one immediate transaction, on a connection of the ledger's own to the
+// same file (see writeTx). Every write also exists as a ...Tx method on a
+// transaction of the caller's, which the method neither commits nor rolls
 // back: it runs inside a savepoint, so that when it fails the caller's
 // transaction is left exactly as it was.
 type Ledger struct {
-	db    *sql.DB
+	db    *sql.DB // the caller's pool (or Open's): reads, and DB()
 	owned bool
 	now   func() time.Time
-	wsem  chan struct{} // one writer at a time among this Ledger's own transactions
+	w     *sql.DB // the ledger's own write connection: one, at temp_store=MEMORY (see writeTx)
 }
 
 // Open opens the SQLite file at path with OpenDB, migrates it and returns a
@@ -52,7 +53,8 @@ func Open(ctx context.Context, file string, opts Options) (*Ledger, error) {
 // New returns a Ledger over a database the caller opened (with DSN, or at
 // least DSNParams, so that it can be shared with the caller's own tables). It
 // checks the pragmas, runs Migrate and FoldCaches. The caller keeps ownership
-// of db.
+// of db. The ledger's own writes go through one connection of its own to the
+// same file, opened with DSN (see writeTx); Close closes it.
 func New(ctx context.Context, db *sql.DB, opts Options) (*Ledger, error) {
 	if db == nil {
 		return nil, fmt.Errorf("accounting: new ledger: %w: nil database", ErrInvalid)
@@ -67,8 +69,13 @@ func New(ctx context.Context, db *sql.DB, opts Options) (*Ledger, error) {
 	if now == nil {
 		now = time.Now
 	}
-	l := &Ledger{db: db, now: now, wsem: make(chan struct{}, 1)}
+	w, err := openWriter(ctx, db)
+	if err != nil {
+		return nil, fmt.Errorf("accounting: new ledger: %w", err)
+	}
+	l := &Ledger{db: db, now: now, w: w}
 	if err := l.FoldCaches(ctx); err != nil {
+		w.Close()
 		return nil, err
 	}
 	return l, nil
@@ -78,12 +85,14 @@ func New(ctx context.Context, db *sql.DB, opts Options) (*Ledger, error) {
 // combine their writes with the ledger's (...Tx methods).
 func (l *Ledger) DB() *sql.DB { return l.db }
 
-// Close closes the database if Open opened it; otherwise it does nothing.
+// Close closes the ledger's write connection, and the database if Open
+// opened it.
 func (l *Ledger) Close() error {
+	err := l.w.Close()
 	if l.owned {
-		return l.db.Close()
+		err = errors.Join(err, l.db.Close())
 	}
-	return nil
+	return err
 }
 
 // Backup writes a consistent copy of the database to dest (see Backup).
@@ -105,7 +114,7 @@ var (
 )
 
 // ownTx is the connection of one of the ledger's own write transactions
-// (see writeTx), begun with BEGIN IMMEDIATE on a connection of the pool.
+// (see writeTx), begun with BEGIN IMMEDIATE on the ledger's write connection.
 //
 // The statements of a short write do not watch the caller's context while
 // they run. go-sqlite3 watches a cancellable context with a goroutine per
@@ -114,10 +123,8 @@ var (
 // context is checked before each statement instead (Exec and Query return
 // its error without running) and before COMMIT, which a write whose context
 // ended never reaches. The statements of a long write (FoldCaches, or any
-// write with a long tail of entries to fold) watch the context. A short
-// write folds at most shortTail entries (see insertEntry): one whose tail
-// grew between its prelude and BEGIN (a bulk import by another process)
-// folds a slice of it, and only its reads of the tail are long.
+// write that finds a long tail of entries to fold when it begins) watch the
+// context.
 type ownTx struct {
 	*sql.Conn
 	short bool
@@ -185,12 +192,7 @@ func mustStayShort(q querier) bool {
 }
 
 // write runs fn in one immediate transaction of the ledger's own, after the
-// ledger's other writers. The transaction is begun and ended with SQL on a
-// connection of the pool rather than with BeginTx: database/sql runs a
-// goroutine for every transaction and for every query made in one, which on
-// a hold or a settlement cost as much CPU as the ledger's own statements.
-// Whatever ends fn (an error, a panic, a cancelled context), the connection
-// goes back to the pool outside any transaction, or is closed.
+// ledger's other writers (see writeTx).
 func (l *Ledger) write(ctx context.Context, fn func(tx querier) error) error {
 	return l.writeTx(ctx, false, fn)
 }
@@ -206,78 +208,81 @@ func (l *Ledger) writeLong(ctx context.Context, fn func(tx querier) error) error
 // the tail then take milliseconds at most.
 const shortTail = 1 << 14
 
-// preludeSQL is read before a write begins: the connection's temp_store,
-// whether it has a TEMP database open, and the length of the tail in ids
-// (at least its length in entries).
-const preludeSQL = `SELECT t.temp_store, EXISTS (SELECT 1 FROM pragma_database_list WHERE name = 'temp'),
-	(SELECT coalesce(max(entry_id), 0) FROM acct_entries) - coalesce(` + markSQL + `, 0)
-	FROM pragma_temp_store t`
+// tailSQL is the length of the tail in ids (at least its length in
+// entries).
+const tailSQL = `SELECT (SELECT coalesce(max(entry_id), 0) FROM acct_entries) - coalesce(` + markSQL + `, 0)`
 
-// testHookAfterPrelude, set by tests only, runs between a write's prelude
-// and its BEGIN.
-var testHookAfterPrelude func()
+// errLongTail is what a short write returns, rolled back before fn ran,
+// when it finds a long tail: writeTx runs it again as a long write.
+var errLongTail = errors.New("accounting: a long tail to fold")
 
-func (l *Ledger) writeTx(ctx context.Context, long bool, fn func(tx querier) error) (err error) {
-	select {
-	case l.wsem <- struct{}{}:
-	case <-ctx.Done():
-		return fmt.Errorf("accounting: waiting to write: %w", ctx.Err())
-	}
-	defer func() { <-l.wsem }()
-	conn, err := l.db.Conn(ctx)
+// writeTx runs fn in one immediate transaction on the ledger's write
+// connection (l.w), begun and ended with SQL rather than with BeginTx:
+// database/sql runs a goroutine for every transaction and for every query
+// made in one, which on a hold or a settlement cost as much CPU as the
+// ledger's own statements. The pool holds one connection, so the ledger's
+// own writes take turns (waiting for it watches ctx). Whatever ends fn (an
+// error, a panic, a cancelled context), the connection goes back outside
+// any transaction, or is closed.
+//
+// The write connection keeps its statement journals in memory
+// (temp_store=MEMORY, set as it opens). Every statement of a write that may
+// abort halfway (the entries' triggers make all of them such) copies the
+// pages it changes into its statement journal. Under the default temp_store
+// (FILE) that journal is a 64 KiB buffer allocated and freed at every
+// statement, which the C allocator gives back to the kernel each time: on a
+// hold and a settlement, 20-40 us of page faults and madvise calls a cycle,
+// more than a third of the ledger's own CPU. The connection is the
+// ledger's, so the setting touches no connection of the caller's (it would
+// drop their TEMP tables), and the readers on the caller's pool keep theirs
+// (Verify's peak RSS on a million jobs was 21 MB under FILE, 194 MB under
+// MEMORY).
+//
+// A long write runs under FILE: under MEMORY nothing spills to disk, not
+// even a sort, and a fold of a bulk import would hold it all in memory.
+// SQLite reads the setting when a transaction begins, so a short write that
+// finds a long tail when it begins (the tail is measured inside the
+// transaction, after the write lock is taken) rolls back before fn runs and
+// is run again as a long one.
+func (l *Ledger) writeTx(ctx context.Context, long bool, fn func(tx querier) error) error {
+	conn, err := l.w.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("accounting: begin: %w", err)
+		return fmt.Errorf("accounting: waiting to write: %w", err)
 	}
-	var tempStore, tail int64
-	var tempOpen bool
-	if err := conn.QueryRowContext(context.WithoutCancel(ctx), preludeSQL).Scan(&tempStore, &tempOpen, &tail); err != nil {
-		conn.Close()
-		return fmt.Errorf("accounting: begin: %w", err)
-	}
-	if !long && tail > shortTail {
-		// More ids than shortTail; entries, maybe not (ids may have gaps).
-		if err := conn.QueryRowContext(context.WithoutCancel(ctx), `SELECT count(*) FROM (SELECT 1 FROM acct_entries
-			WHERE entry_id > `+markSQL+` LIMIT ?)`, shortTail+1).Scan(&tail); err != nil {
-			conn.Close()
-			return fmt.Errorf("accounting: begin: %w", err)
+	defer conn.Close()
+	if !long {
+		if err := writeOn(ctx, conn, false, fn); err != errLongTail { //nolint:errorlint // errLongTail itself, not wrapped: the rollback worked
+			return err
 		}
 	}
-	if testHookAfterPrelude != nil {
-		testHookAfterPrelude()
-	}
-	short := !long && tail <= shortTail
-	// A short write keeps its statement journals in memory. Every
-	// statement of a write that may abort halfway (the entries' triggers
-	// make all of them such) copies the pages it changes into its statement
-	// journal. Under the default temp_store (FILE) that journal is a 64 KiB
-	// buffer allocated and freed at every statement, which the C allocator
-	// gives back to the kernel each time: on a hold and a settlement, 20-40
-	// us of page faults and madvise calls a cycle, more than a third of the
-	// ledger's own CPU. SQLite reads the setting when the transaction
-	// begins. Only a short write: under MEMORY nothing spills to disk, not
-	// even a sort, and a fold of a bulk import would hold it all in memory.
-	// Only on a connection at the default, given back at the default; and
-	// not while the connection has a TEMP database open, which a change of
-	// temp_store would drop.
-	memJournals := short && tempStore == 0 && !tempOpen
-	begin := "BEGIN IMMEDIATE"
-	if memJournals {
-		begin = "PRAGMA temp_store = MEMORY; BEGIN IMMEDIATE"
+	return writeOn(ctx, conn, true, fn)
+}
+
+// writeOn is writeTx on conn, short or long.
+func writeOn(ctx context.Context, conn *sql.Conn, long bool, fn func(tx querier) error) (err error) {
+	if long {
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA temp_store = FILE"); err != nil {
+			return fmt.Errorf("accounting: begin: %w", err)
+		}
+		defer func() {
+			// After the transaction has ended (the deferred endTx below
+			// runs first): SQLite refuses the change inside one.
+			if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA temp_store = MEMORY"); rerr != nil {
+				// Closed rather than kept at FILE: the pool opens
+				// another at MEMORY.
+				_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+			}
+		}()
 	}
 	committed := false
 	defer func() {
 		if !committed {
-			// Also on a panic: a connection back in the pool inside
-			// BEGIN IMMEDIATE would keep every writer of the file out.
-			err = errors.Join(err, endTx(ctx, conn))
-		}
-		if memJournals {
-			if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA temp_store = DEFAULT"); rerr != nil {
-				// Not back in the pool with a setting its owner did not make.
-				_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+			// Also on a panic: a connection left inside BEGIN IMMEDIATE
+			// would keep every writer of the file out.
+			if rerr := endTx(ctx, conn); rerr != nil {
+				err = errors.Join(err, rerr)
 			}
 		}
-		conn.Close()
 	}()
 	// A short write's BEGIN does not watch ctx either (see ownTx): it waits
 	// for the file's write lock at most the busy timeout (DSNParams).
@@ -285,13 +290,22 @@ func (l *Ledger) writeTx(ctx context.Context, long bool, fn func(tx querier) err
 		return fmt.Errorf("accounting: begin: %w", err)
 	}
 	beginCtx := ctx
-	if short {
+	if !long {
 		beginCtx = context.WithoutCancel(ctx)
 	}
-	if _, err := conn.ExecContext(beginCtx, begin); err != nil {
+	if _, err := conn.ExecContext(beginCtx, "BEGIN IMMEDIATE"); err != nil {
 		return fmt.Errorf("accounting: begin: %w", err)
 	}
-	if err := fn(ownTx{conn, short}); err != nil {
+	if !long {
+		tail, err := tailLength(context.WithoutCancel(ctx), conn)
+		if err != nil {
+			return fmt.Errorf("accounting: begin: %w", err)
+		}
+		if tail > shortTail {
+			return errLongTail
+		}
+	}
+	if err := fn(ownTx{conn, !long}); err != nil {
 		return err
 	}
 	// A context cancelled by now rolls the write back. Past this point the
@@ -305,6 +319,19 @@ func (l *Ledger) writeTx(ctx context.Context, long bool, fn func(tx querier) err
 	}
 	committed = true
 	return nil
+}
+
+// tailLength is the number of entries after the caches' mark, counted up
+// to shortTail+1 only.
+func tailLength(ctx context.Context, q querier) (int64, error) {
+	var tail int64
+	if err := q.QueryRowContext(ctx, tailSQL).Scan(&tail); err != nil || tail <= shortTail {
+		return tail, err
+	}
+	// More ids than shortTail; entries, maybe not (ids may have gaps).
+	err := q.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM acct_entries
+		WHERE entry_id > `+markSQL+` LIMIT ?)`, shortTail+1).Scan(&tail)
+	return tail, err
 }
 
 // endTx rolls back whatever transaction conn is still in (none if SQLite
