@@ -361,28 +361,37 @@ func TestTriggersRefuseEntriesTheCachesCouldNotFold(t *testing.T) {
 	if err := f.l.FoldCaches(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for _, stmt := range []string{
+	for _, c := range []struct{ stmt, refusal string }{
 		// More than j1 holds.
-		`INSERT INTO acct_entries (kind, allocation_id, job_id, amount, month, at, recorded_at, who)
-			VALUES ('release', 1, 'j1', 3601, 202603, 0, 0, 'x')`,
+		{`INSERT INTO acct_entries (kind, allocation_id, job_id, amount, month, at, recorded_at, who)
+			VALUES ('release', 1, 'j1', 3601, 202603, 0, 0, 'x')`, "a release gives back at most what its job holds"},
 		// From j1's hold, more than it holds.
-		`INSERT INTO acct_entries (kind, allocation_id, job_id, amount, from_hold, month, at, recorded_at, who)
-			VALUES ('charge', 1, 'j1', 4000, 3601, 202603, 0, 0, 'x')`,
-		// j2's hold is used up by its charge.
-		`INSERT INTO acct_entries (kind, allocation_id, job_id, amount, from_hold, month, at, recorded_at, who)
-			VALUES ('charge', 1, 'j2', 10, 1, 202603, 0, 0, 'x')`,
+		{`INSERT INTO acct_entries (kind, allocation_id, job_id, amount, from_hold, month, at, recorded_at, who)
+			VALUES ('charge', 1, 'j1', 4000, 3601, 202603, 0, 0, 'x')`, "a charge takes from the hold at most what its job holds"},
+		// A second charge of j2, settled.
+		{`INSERT INTO acct_entries (kind, allocation_id, job_id, amount, from_hold, month, at, recorded_at, who)
+			VALUES ('charge', 1, 'j2', 10, 1, 202603, 0, 0, 'x')`, "a job has at most one hold, one charge and one release"},
+		// From j2's hold, more than its release left.
+		{`INSERT INTO acct_entries (kind, allocation_id, job_id, amount, from_hold, month, at, recorded_at, who)
+			VALUES ('charge', 1, 'j2', 2000, 1801, 202603, 0, 0, 'x')`, "a charge takes from the hold at most what its job holds"},
+		// A release of j1 to another allocation.
+		{`INSERT INTO acct_entries (kind, allocation_id, job_id, amount, month, at, recorded_at, who)
+			VALUES ('release', 2, 'j1', 1, 202603, 0, 0, 'x')`, "a release gives back at most what its job holds, to its job's allocation"},
 		// A second hold of another amount.
-		`INSERT INTO acct_entries (kind, allocation_id, job_id, amount, rate, month, at, recorded_at, who)
-			VALUES ('hold', 1, 'j1', 1, 1000, 202603, 0, 0, 'x')`,
+		{`INSERT INTO acct_entries (kind, allocation_id, job_id, amount, rate, month, at, recorded_at, who)
+			VALUES ('hold', 1, 'j1', 1, 1000, 202603, 0, 0, 'x')`, "a hold is its job's hold amount"},
+		// A second hold of the same amount.
+		{`INSERT INTO acct_entries (kind, allocation_id, job_id, amount, rate, month, at, recorded_at, who)
+			VALUES ('hold', 1, 'j1', 3600, 1000, 202603, 0, 0, 'x')`, "a job has at most one hold, one charge and one release"},
 		// Behind the mark.
-		`INSERT INTO acct_entries (entry_id, kind, allocation_id, amount, month, at, recorded_at, who)
-			VALUES (0, 'grant', 1, 1, 202603, 0, 0, 'x')`,
-		`UPDATE acct_cache_mark SET entry_id = entry_id - 1`,
-		`UPDATE acct_cache_mark SET entry_id = entry_id + 1`,
-		`DELETE FROM acct_cache_mark`,
+		{`INSERT INTO acct_entries (entry_id, kind, allocation_id, amount, month, at, recorded_at, who)
+			VALUES (0, 'grant', 1, 1, 202603, 0, 0, 'x')`, "an entry is booked after the last one"},
+		{`UPDATE acct_cache_mark SET entry_id = entry_id - 1`, "accounting:"},
+		{`UPDATE acct_cache_mark SET entry_id = entry_id + 1`, "accounting:"},
+		{`DELETE FROM acct_cache_mark`, "accounting:"},
 	} {
-		if _, err := f.l.DB().ExecContext(ctx, stmt); err == nil || !strings.Contains(err.Error(), "accounting:") {
-			t.Errorf("%s: error = %v, want a trigger's refusal", stmt, err)
+		if _, err := f.l.DB().ExecContext(ctx, c.stmt); err == nil || !strings.Contains(err.Error(), c.refusal) {
+			t.Errorf("%s: error = %v, want the refusal %q", c.stmt, err, c.refusal)
 		}
 	}
 	// A fold as code from before schema 5 made it: the mark moved over an
