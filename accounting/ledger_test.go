@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -446,6 +447,33 @@ func TestSettleChargesAndReleases(t *testing.T) {
 			MustVerify(t, f.l)
 		})
 	}
+}
+
+// The entry ids a settlement returns are those of its charge and release,
+// also when either lands on a fold of the caches (an id that is a multiple
+// of 64).
+func TestSettlementEntryIDs(t *testing.T) {
+	f := MustFixture(t, 1000*accounting.CoreHour, accounting.NoOverdraft)
+	ctx := t.Context()
+	for i := range 70 {
+		job := fmt.Sprintf("j%02d", i)
+		MustHold(t, f.l, hold(job, 1, time.Hour))
+		s := MustSettle(t, f.l, job, int64(100+i), t0.Add(time.Hour))
+		es, err := f.l.Entries(ctx, accounting.EntryQuery{JobID: job})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[accounting.Kind]accounting.Entry{}
+		for _, e := range es {
+			got[e.Kind] = e
+		}
+		c, r := got[accounting.KindCharge], got[accounting.KindRelease]
+		if len(es) != 3 || c.ID != s.Charge.EntryID || c.CPUSeconds != int64(100+i) || c.CoreSeconds != s.Charge.CoreSeconds ||
+			r.ID != s.Release.EntryID || r.CoreSeconds != s.Release.CoreSeconds || r.CoreSeconds != 3600-c.FromHoldCoreSeconds {
+			t.Fatalf("%s: settlement %+v, entries %+v", job, s, es)
+		}
+	}
+	MustVerify(t, f.l)
 }
 
 func TestChargeAndReleaseAreIdempotent(t *testing.T) {
