@@ -197,8 +197,9 @@ func closeReleasedHolds(ctx context.Context, q querier, mark, last int64) error 
 // FoldCaches brings the caches up to the last entry now rather than at the
 // next multiple of foldEvery. The ledger's writes need not call it; New does,
 // and so should a program that booked many entries with plain SQL (a bulk
-// import), so that reads need not add them up one by one: the writes that
-// follow fold a long tail a slice of shortTail entries at a time.
+// import), so that reads need not add them up one by one meanwhile: the
+// next write of the ledger's own folds a long tail at once (as a long
+// write), a write on a caller's transaction a slice of shortTail entries.
 func (l *Ledger) FoldCaches(ctx context.Context) error {
 	return l.writeLong(ctx, func(tx querier) error {
 		if err := foldCaches(ctx, tx, 0); err != nil {

@@ -39,6 +39,7 @@ func TestConcurrentHoldsNeverOverspend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer l2.Close()
 
 	const racers = 150
 	rng := rand.New(rand.NewPCG(7, 7))
@@ -127,6 +128,7 @@ func TestConcurrentSettlementsOfOneJob(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer l2.Close()
 	MustHold(t, f.l, hold("j", 8, time.Hour))
 	req := accounting.ChargeRequest{JobID: "j", CPUSeconds: 7000, EndedAt: t0.Add(time.Hour), Who: "poller"}
 	var wg sync.WaitGroup

@@ -193,11 +193,34 @@ func applyMigration(ctx context.Context, db *sql.DB, m migration) error {
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return err
 	}
+	if check := migrationChecks[m.version]; check != nil {
+		if err := check(ctx, tx); err != nil {
+			return err
+		}
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO `+SchemaVersionTable+` (version, name, applied_at) VALUES (?, ?, ?)`,
 		m.version, m.name, time.Now().Unix()); err != nil {
 		return err
 	}
 	return tx.Commit()
+}
+
+// migrationChecks check, in a migration's transaction, what its SQL cannot
+// check itself.
+var migrationChecks = map[int]func(ctx context.Context, tx *sql.Tx) error{
+	// Migration 7 rewrites the text of acct_entries' kind check, as
+	// migration 1 wrote it; a table defined otherwise would keep its old
+	// check silently.
+	7: func(ctx context.Context, tx *sql.Tx) error {
+		var text string
+		if err := tx.QueryRowContext(ctx, `SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'acct_entries'`).Scan(&text); err != nil {
+			return err
+		}
+		if strings.Contains(text, "kind IN (") || !strings.Contains(text, "kind = 'adjust')") {
+			return fmt.Errorf("%w: acct_entries is not defined as migration 1 defined it; its kind check was not rewritten", ErrDatabase)
+		}
+		return nil
+	},
 }
 
 // SchemaVersion is the highest ledger migration applied to db, 0 if none.
@@ -258,9 +281,31 @@ func isTrigger(err error) bool {
 	return errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintTrigger
 }
 
+// probeWrite checks on a connection of db that it may write: it takes the
+// write lock, rewrites the caches' mark as it is (the mark's triggers let an
+// unchanged mark through) and rolls back.
+func probeWrite(ctx context.Context, db *sql.DB) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	_, err = conn.ExecContext(ctx, `UPDATE acct_cache_mark SET entry_id = entry_id WHERE id = 1`)
+	if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); rerr != nil {
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		err = errors.Join(err, rerr)
+	}
+	return err
+}
+
 // openWriter opens the ledger's write connection to db's file: DSN's
 // settings, and temp_store=MEMORY (see writeTx). The pool holds one
-// connection, kept open: the ledger's own writes take turns on it.
+// connection, kept open: the ledger's own writes take turns on it. It uses
+// go-sqlite3, the library the caller's connections must use too: two SQLite
+// libraries in one process would not see each other's POSIX locks.
 func openWriter(ctx context.Context, db *sql.DB) (*sql.DB, error) {
 	var file string
 	if err := db.QueryRowContext(ctx, `SELECT file FROM pragma_database_list WHERE name = 'main'`).Scan(&file); err != nil {

@@ -407,3 +407,29 @@ func TestTriggersRefuseEntriesTheCachesCouldNotFold(t *testing.T) {
 	}
 	MustVerify(t, f.l)
 }
+
+// New refuses a pool that cannot write (opened read-only): the ledger's own
+// write connection would write past it.
+func TestNewRefusesAReadOnlyPool(t *testing.T) {
+	ctx := t.Context()
+	file := filepath.Join(t.TempDir(), "ledger.db")
+	l, err := accounting.Open(ctx, file, accounting.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	MustProject(t, l, "p")
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := sql.Open("sqlite3", accounting.DSN(file)+"&mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if l, err := accounting.New(ctx, ro, accounting.Options{}); err == nil || !strings.Contains(err.Error(), "cannot write") {
+		if err == nil {
+			l.Close()
+		}
+		t.Fatalf("New over a read-only pool = %v, want a refusal", err)
+	}
+}

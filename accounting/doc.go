@@ -63,8 +63,8 @@
 // they run (go-sqlite3 would start a goroutine for each): the context is
 // checked before each statement and before COMMIT, and a write whose context
 // ended is rolled back. A write that may take long (FoldCaches, or the first
-// write after a bulk import of entries) watches it, and runs at the default
-// temp_store (FILE), where large sorts spill to disk. On a caller's
+// write after a bulk import of entries) watches it, and runs at
+// temp_store=FILE, where large sorts spill to disk. On a caller's
 // transaction (the ...Tx methods) the ledger's reads watch the context and
 // its writes do not: SQLite rolls back the whole transaction when it
 // interrupts a write, the caller's own writes with it. A write on a caller's

@@ -119,6 +119,7 @@ func ExampleLedger_PlaceHoldTx() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer l.Close() // its own write connection; db stays the gateway's
 	if _, err := db.ExecContext(ctx, `CREATE TABLE jobs (id TEXT PRIMARY KEY, state TEXT)`); err != nil {
 		log.Fatal(err)
 	}

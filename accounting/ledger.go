@@ -50,11 +50,18 @@ func Open(ctx context.Context, file string, opts Options) (*Ledger, error) {
 	return l, nil
 }
 
-// New returns a Ledger over a database the caller opened (with DSN, or at
-// least DSNParams, so that it can be shared with the caller's own tables). It
-// checks the pragmas, runs Migrate and FoldCaches. The caller keeps ownership
-// of db. The ledger's own writes go through one connection of its own to the
-// same file, opened with DSN (see writeTx); Close closes it.
+// New returns a Ledger over a database the caller opened with go-sqlite3
+// (with DSN, or at least DSNParams, so that it can be shared with the
+// caller's own tables). It checks the pragmas, that the caller's connections
+// may write, runs Migrate and FoldCaches. The caller keeps ownership of db,
+// and must Close the ledger when done with it.
+//
+// The ledger's reads and its ...Tx methods use db. Its own writes go through
+// one connection of its own to db's file, opened with DSN by go-sqlite3 (see
+// writeTx): the caller's other DSN options (a longer busy timeout, an
+// exclusive locking mode, which the ledger does not support) and its
+// driver's hooks do not apply to them. Writes that must go through the
+// caller's connections go through the ...Tx methods.
 func New(ctx context.Context, db *sql.DB, opts Options) (*Ledger, error) {
 	if db == nil {
 		return nil, fmt.Errorf("accounting: new ledger: %w: nil database", ErrInvalid)
@@ -68,6 +75,11 @@ func New(ctx context.Context, db *sql.DB, opts Options) (*Ledger, error) {
 	now := opts.Now
 	if now == nil {
 		now = time.Now
+	}
+	// The write connection would write whatever the caller's pool may do
+	// (a pool opened read-only, mode=ro): its writes are tried first.
+	if err := probeWrite(ctx, db); err != nil {
+		return nil, fmt.Errorf("accounting: new ledger: the caller's connections cannot write: %w", err)
 	}
 	w, err := openWriter(ctx, db)
 	if err != nil {
@@ -334,22 +346,16 @@ func tailLength(ctx context.Context, q querier) (int64, error) {
 	return tail, err
 }
 
-// endTx rolls back whatever transaction conn is still in (none if SQLite
-// ended it already) and, if it may stay in one, has the pool close conn. It
-// reports only a failure that leaves the transaction in doubt.
+// endTx rolls back whatever transaction conn, a connection of the
+// ledger's writer, is still in (none if SQLite ended it already) and, if it
+// stays in one, has the pool close conn. It reports only a failure that
+// leaves the transaction in doubt.
 func endTx(ctx context.Context, conn *sql.Conn) error {
-	bg := context.WithoutCancel(ctx)
-	if known, in := inTx(conn); known && !in {
+	if !inTx(conn) {
 		return nil
 	}
-	_, rerr := conn.ExecContext(bg, "ROLLBACK")
-	known, in := inTx(conn)
-	if known && !in {
-		return nil
-	}
-	// A driver that does not say (a wrapped one): a ROLLBACK that worked,
-	// or that found no transaction, ended it.
-	if !known && (rerr == nil || strings.Contains(rerr.Error(), "no transaction is active")) {
+	_, rerr := conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+	if !inTx(conn) {
 		return nil
 	}
 	// driver.ErrBadConn from Raw makes the pool discard the connection.
@@ -357,16 +363,16 @@ func endTx(ctx context.Context, conn *sql.Conn) error {
 	return fmt.Errorf("accounting: rollback: %w", cmp.Or(rerr, errors.New("the connection stayed in a transaction")))
 }
 
-// inTx reports whether the driver can tell if conn is inside a transaction,
-// and if it is.
-func inTx(conn *sql.Conn) (known, in bool) {
+// inTx reports whether conn, a connection of the ledger's writer (always
+// go-sqlite3's), is inside a transaction.
+func inTx(conn *sql.Conn) (in bool) {
 	_ = conn.Raw(func(dc any) error {
 		if c, ok := dc.(interface{ AutoCommit() bool }); ok {
-			known, in = true, !c.AutoCommit()
+			in = !c.AutoCommit()
 		}
 		return nil
 	})
-	return known, in
+	return in
 }
 
 // atomically runs fn in a savepoint of tx, the caller's transaction: if fn

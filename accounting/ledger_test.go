@@ -2,8 +2,6 @@ package accounting_test
 
 import (
 	"context"
-	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -12,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	sqlite3 "github.com/mattn/go-sqlite3"
 	"github.com/sta-federation/sta-gateway/accounting"
 )
 
@@ -203,13 +200,12 @@ func TestPlaceHold(t *testing.T) {
 
 // A write of the ledger's own that fails after it wrote (here the hold's
 // entry, after the job's row) leaves nothing behind, and its connection goes
-// back to the pool outside any transaction: the next write, on the same
-// connection, works.
+// back outside any transaction: the next write, on the same connection (the
+// ledger's writer has one), works.
 func TestFailedWriteLeavesNothing(t *testing.T) {
 	f := MustFixture(t, 10*accounting.CoreHour, accounting.NoOverdraft)
 	ctx := t.Context()
 	db := f.l.DB()
-	db.SetMaxOpenConns(1)
 	if _, err := db.ExecContext(ctx, `CREATE TRIGGER test_refuse BEFORE INSERT ON acct_entries WHEN NEW.who = 'refused'
 		BEGIN SELECT RAISE(ABORT, 'test: refused'); END`); err != nil {
 		t.Fatal(err)
@@ -239,7 +235,8 @@ func TestFailedWriteLeavesNothing(t *testing.T) {
 // A write interrupted inside its transaction, by its context cancelled or by
 // a panic (here both from the ledger's clock, read after BEGIN), leaves
 // nothing behind and no lock: another connection to the file writes at
-// once, and the ledger's next write works on the same pooled connection.
+// once, and the ledger's next write works on the same connection (the
+// ledger's writer has one).
 func TestInterruptedWriteLeavesNoLock(t *testing.T) {
 	ctx := t.Context()
 	file := filepath.Join(t.TempDir(), "ledger.db")
@@ -259,7 +256,6 @@ func TestInterruptedWriteLeavesNoLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	l.DB().SetMaxOpenConns(1)
 	other, err := accounting.OpenDB(ctx, file)
 	if err != nil {
 		t.Fatal(err)
@@ -305,9 +301,10 @@ func TestInterruptedWriteLeavesNoLock(t *testing.T) {
 	}
 }
 
-// The ledger keeps its writes' statement journals in memory (see
-// Ledger.writeTx) and gives the connection back as it found it, whether the
-// database is its own or shared, with its TEMP tables.
+// The ledger keeps its writes' statement journals in memory on a connection
+// of its own (see Ledger.writeTx): the caller's connections keep their
+// temp_store and their TEMP tables through its writes, whether the database
+// is the ledger's own or shared.
 func TestWriteLeavesTheConnectionAsItWas(t *testing.T) {
 	ctx := t.Context()
 	owned, _ := MustLedger(t)
@@ -320,6 +317,7 @@ func TestWriteLeavesTheConnectionAsItWas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer shared.Close()
 	for _, l := range []*accounting.Ledger{owned, shared} {
 		l.DB().SetMaxOpenConns(1)
 		tempStore := func() int {
@@ -951,58 +949,5 @@ func TestOpenRefusesWhatIsNotAFile(t *testing.T) {
 		if _, err := accounting.Open(t.Context(), p, accounting.Options{}); !errors.Is(err, accounting.ErrInvalid) {
 			t.Errorf("Open(%q) = %v, want ErrInvalid", p, err)
 		}
-	}
-}
-
-// hidingDriver wraps go-sqlite3 behind a plain driver.Conn, as tracing
-// wrappers do: the ledger cannot ask it whether a connection is inside a
-// transaction.
-type hidingDriver struct{ d driver.Driver }
-
-type hiddenConn struct{ c *sqlite3.SQLiteConn }
-
-func (h hiddenConn) Prepare(q string) (driver.Stmt, error) { return h.c.Prepare(q) }
-func (h hiddenConn) Close() error                          { return h.c.Close() }
-func (h hiddenConn) Begin() (driver.Tx, error)             { return h.c.Begin() }
-func (h hiddenConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
-	return h.c.ExecContext(ctx, q, args)
-}
-func (h hiddenConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
-	return h.c.QueryContext(ctx, q, args)
-}
-
-func (h hidingDriver) Open(name string) (driver.Conn, error) {
-	c, err := h.d.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	return hiddenConn{c.(*sqlite3.SQLiteConn)}, nil
-}
-
-func init() { sql.Register("sqlite3-hidden", hidingDriver{&sqlite3.SQLiteDriver{}}) }
-
-// Over a driver that does not say whether a connection is in a transaction,
-// a refused write (a conflict) rolls back without a spurious error and its
-// connection stays in the pool.
-func TestRefusedWriteOverAWrappedDriver(t *testing.T) {
-	ctx := t.Context()
-	db, err := sql.Open("sqlite3-hidden", accounting.DSN(filepath.Join(t.TempDir(), "ledger.db")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	l, err := accounting.New(ctx, db, accounting.Options{Now: func() time.Time { return t0 }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	MustProject(t, l, "p")
-	_, err = l.CreateProject(ctx, accounting.NewProject{Name: "p", Description: "other", Who: "admin"})
-	if !errors.Is(err, accounting.ErrConflict) || strings.Contains(err.Error(), "rollback") {
-		t.Fatalf("conflicting project = %v, want ErrConflict alone", err)
-	}
-	MustProject(t, l, "q")
-	if st := db.Stats(); st.MaxIdleClosed+st.MaxLifetimeClosed > 0 || st.OpenConnections != 1 {
-		t.Errorf("pool after a refused write: %+v", st)
 	}
 }

@@ -2,6 +2,7 @@ package accounting
 
 import (
 	"database/sql"
+	"errors"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -63,6 +64,7 @@ func TestMigrateUpgradesABookedDatabase(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			defer l.Close()
 			if v, err := SchemaVersion(ctx, db); err != nil || v != len(ms) {
 				t.Fatalf("schema version %d, %v; want %d", v, err, len(ms))
 			}
@@ -169,7 +171,9 @@ func TestEntryKindCheckOpensNoEphemeralTable(t *testing.T) {
 	if !ephemeral(early) {
 		t.Fatal("under schema 6, the entry INSERT opens no ephemeral table: this test no longer sees what it checks")
 	}
-	if err := Migrate(ctx, db); err != nil {
+	// Migration 7 alone: the next ones change the schema too, which would
+	// hide a connection left with the old one.
+	if err := applyMigration(ctx, db, ms[6]); err != nil {
 		t.Fatal(err)
 	}
 	late, err := db.Conn(ctx)
@@ -199,5 +203,43 @@ func TestEntryKindCheckOpensNoEphemeralTable(t *testing.T) {
 	var ok string
 	if err := db.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&ok); err != nil || ok != "ok" {
 		t.Errorf("integrity_check: %q, %v", ok, err)
+	}
+}
+
+// Migration 7 rewrites the text migration 1 wrote; over a table defined
+// otherwise it fails rather than keep the old check silently.
+func TestEntryKindCheckMigrationRefusesAnotherDefinition(t *testing.T) {
+	ctx := t.Context()
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := OpenDB(ctx, filepath.Join(t.TempDir(), "ledger.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, m := range ms[:6] {
+		if err := applyMigration(ctx, db, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"PRAGMA writable_schema = ON",
+		`UPDATE sqlite_schema SET sql = replace(sql, 'kind IN (', 'kind IN  (') WHERE name = 'acct_entries'`,
+		"PRAGMA writable_schema = RESET", "CREATE TABLE cookie (x)", "DROP TABLE cookie"} {
+		if _, err := c.ExecContext(ctx, q); err != nil {
+			t.Fatal(q, err)
+		}
+	}
+	c.Close()
+	if err := applyMigration(ctx, db, ms[6]); !errors.Is(err, ErrDatabase) {
+		t.Fatalf("migration 7 over another definition = %v, want ErrDatabase", err)
+	}
+	if v, err := SchemaVersion(ctx, db); err != nil || v != 6 {
+		t.Fatalf("schema version %d, %v; want 6", v, err)
 	}
 }

@@ -15,10 +15,12 @@
 -- Kinds Of Table Schema Changes"): with writable_schema, in this migration's
 -- transaction. writable_schema = RESET re-reads the schema on this
 -- connection; the table created and dropped after it moves the schema cookie,
--- so that every other open connection re-reads it too. TestMigration7 checks
--- that no INSERT of an entry opens an ephemeral table any longer, also on a
--- connection opened before the migration, and that a kind outside the six is
--- still refused.
+-- so that every other open connection re-reads it too. Should the table's
+-- text not be migration 1's, the migration fails (migrationChecks, in Go)
+-- rather than keep the old check silently. TestEntryKindCheckOpensNoEphemeralTable
+-- checks that no INSERT of an entry opens an ephemeral table any longer, also
+-- on a connection opened before the migration, and that a kind outside the
+-- six is still refused.
 
 PRAGMA writable_schema = ON;
 
