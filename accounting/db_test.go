@@ -361,6 +361,11 @@ func TestTriggersRefuseEntriesTheCachesCouldNotFold(t *testing.T) {
 	if err := f.l.FoldCaches(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := f.l.DB().ExecContext(ctx, `INSERT INTO acct_jobs (job_id, tag, allocation_id, project, site, slurm_partition,
+		user_name, nodes, cpus_per_node, time_limit, rate, hold_amount, held_at)
+		VALUES ('j0', 't0', 1, 'climate', 'ca', 'cpu', 'alice', 1, 1, 3600, 1000, 3600, 0)`); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct{ stmt, refusal string }{
 		// More than j1 holds.
 		{`INSERT INTO acct_entries (kind, allocation_id, job_id, amount, month, at, recorded_at, who)
@@ -383,6 +388,12 @@ func TestTriggersRefuseEntriesTheCachesCouldNotFold(t *testing.T) {
 		// A second hold of the same amount.
 		{`INSERT INTO acct_entries (kind, allocation_id, job_id, amount, rate, month, at, recorded_at, who)
 			VALUES ('hold', 1, 'j1', 3600, 1000, 202603, 0, 0, 'x')`, "a job has at most one hold, one charge and one release"},
+		// A job booked with plain SQL without its hold entry (j0, below):
+		// nothing held to release or to charge from.
+		{`INSERT INTO acct_entries (kind, allocation_id, job_id, amount, month, at, recorded_at, who)
+			VALUES ('release', 1, 'j0', 1, 202603, 0, 0, 'x')`, "a release gives back at most what its job holds"},
+		{`INSERT INTO acct_entries (kind, allocation_id, job_id, amount, from_hold, month, at, recorded_at, who)
+			VALUES ('charge', 1, 'j0', 10, 1, 202603, 0, 0, 'x')`, "a charge takes from the hold at most what its job holds"},
 		// Behind the mark.
 		{`INSERT INTO acct_entries (entry_id, kind, allocation_id, amount, month, at, recorded_at, who)
 			VALUES (0, 'grant', 1, 1, 202603, 0, 0, 'x')`, "an entry is booked after the last one"},
@@ -393,6 +404,11 @@ func TestTriggersRefuseEntriesTheCachesCouldNotFold(t *testing.T) {
 		if _, err := f.l.DB().ExecContext(ctx, c.stmt); err == nil || !strings.Contains(err.Error(), c.refusal) {
 			t.Errorf("%s: error = %v, want the refusal %q", c.stmt, err, c.refusal)
 		}
+	}
+	// j0's hold, booked late: the ledger is whole again.
+	if _, err := f.l.DB().ExecContext(ctx, `INSERT INTO acct_entries (kind, allocation_id, job_id, amount, rate, month, at, recorded_at, who)
+		VALUES ('hold', 1, 'j0', 3600, 1000, 197001, 0, 0, 'x')`); err != nil {
+		t.Fatal(err)
 	}
 	// A fold as code from before schema 5 made it: the mark moved over an
 	// entry without indexing it by allocation.
