@@ -21,16 +21,7 @@ func TestMigrateUpgradesABookedDatabase(t *testing.T) {
 	for upTo := 1; upTo < len(ms); upTo++ {
 		t.Run(ms[upTo-1].name, func(t *testing.T) {
 			ctx := t.Context()
-			db, err := OpenDB(ctx, filepath.Join(t.TempDir(), "old.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			for _, m := range ms[:upTo] {
-				if err := applyMigration(ctx, db, m); err != nil {
-					t.Fatal(err)
-				}
-			}
+			db := dbAtSchema(t, ms, upTo)
 			// Booked with plain SQL, as that version's code would have: its
 			// triggers keep its caches.
 			for _, q := range []string{
@@ -114,16 +105,7 @@ func TestEntryKindCheckOpensNoEphemeralTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := OpenDB(ctx, filepath.Join(t.TempDir(), "ledger.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	for _, m := range ms[:6] {
-		if err := applyMigration(ctx, db, m); err != nil {
-			t.Fatal(err)
-		}
-	}
+	db := dbAtSchema(t, ms, 6)
 	explains := 0
 	ephemeral := func(c *sql.Conn) bool {
 		t.Helper()
@@ -214,16 +196,7 @@ func TestEntryKindCheckMigrationRefusesAnotherDefinition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := OpenDB(ctx, filepath.Join(t.TempDir(), "ledger.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	for _, m := range ms[:6] {
-		if err := applyMigration(ctx, db, m); err != nil {
-			t.Fatal(err)
-		}
-	}
+	db := dbAtSchema(t, ms, 6)
 	c, err := db.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -242,4 +215,21 @@ func TestEntryKindCheckMigrationRefusesAnotherDefinition(t *testing.T) {
 	if v, err := SchemaVersion(ctx, db); err != nil || v != 6 {
 		t.Fatalf("schema version %d, %v; want 6", v, err)
 	}
+}
+
+// dbAtSchema is a new database file with the first n of ms applied, closed
+// when the test ends.
+func dbAtSchema(t *testing.T, ms []migration, n int) *sql.DB {
+	t.Helper()
+	db, err := OpenDB(t.Context(), filepath.Join(t.TempDir(), "ledger.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	for _, m := range ms[:n] {
+		if err := applyMigration(t.Context(), db, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db
 }
